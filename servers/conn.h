@@ -1,0 +1,84 @@
+// Connection buffers shared by the strategies: the codec plus queued output,
+// and the read/write steps around them. The *loop* (what to wait on, when)
+// stays in each strategy's file; this is only what happens to the bytes.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "muxbench/line_codec.h"
+#include "strategy.h"
+
+namespace muxbench::server {
+
+// Size of one read() into the codec.
+inline constexpr std::size_t kReadChunk = 16 * 1024;
+
+struct Conn {
+  int fd = -1;
+  LineCodec codec;
+  std::string out;          // transformed output not yet sent, from out_off on
+  std::size_t out_off = 0;
+  bool peer_eof = false;    // the peer half-closed; close once `out` drains
+  unsigned interest = 0;    // strategy-private: what its loop currently waits for
+
+  std::size_t queued() const { return out.size() - out_off; }
+  // Backpressure (docs/protocol.md): no reading while too much output waits.
+  bool wants_read() const { return !peer_eof && queued() < kMaxPendingOutput; }
+  bool wants_write() const { return queued() > 0; }
+  bool done() const { return peer_eof && queued() == 0; }
+};
+
+enum class Io {
+  kAgain,   // would block: wait for readiness
+  kMore,    // stopped early (cap or backpressure): more may be ready now
+  kEof,     // read side: peer half-closed (partial line already queued)
+  kError,   // the connection failed and must be closed (already counted)
+};
+
+// Reads up to max_reads chunks (stopping early at EAGAIN, EOF or
+// backpressure), feeding the codec and queueing its output. `buf` must hold
+// kReadChunk bytes. Counts bytes, lines and errors into `c`.
+Io read_into(Conn& conn, char* buf, int max_reads, Counters& c, const Context& ctx);
+
+// Writes queued output until it is all sent (kMore: nothing left) or the
+// socket would block (kAgain).
+Io flush(Conn& conn, Counters& c);
+
+// Consumes `data` received by other means (io_uring, libevent buffers):
+// feeds the codec and queues output, applying the test aids.
+void consume(Conn& conn, const char* data, std::size_t n, Counters& c, const Context& ctx);
+
+// Counts an error on a connection by errno: reset/EPIPE or other I/O.
+void count_io_error(int err, Counters& c);
+
+// Serves one connection on a blocking fd to completion: read, transform,
+// write everything, finish on EOF, close. The per-connection body of the
+// blocking strategies (iterative, fork, thread, threadpool). Merges nothing:
+// counts into `c`. Returns when the connection is closed or ctx.stopping.
+void serve_blocking(int fd, Counters& c, const Context& ctx);
+
+// Accept-side helper: accepted fd counted; on fd exhaustion uses the reserve
+// descriptor trick (close reserve, accept, close, reopen reserve) so the
+// listen queue drains instead of spinning, and counts rejected_fd_exhausted.
+class AcceptGuard {
+ public:
+  AcceptGuard();
+  ~AcceptGuard();
+  AcceptGuard(const AcceptGuard&) = delete;
+  AcceptGuard& operator=(const AcceptGuard&) = delete;
+  // Accepts one connection (accept4 with `flags`) and counts it. Returns the
+  // fd, or -1 with errno set:
+  //   EAGAIN  nothing to accept (non-blocking listener);
+  //   EMFILE  out of descriptors: one pending connection was accepted and
+  //           closed at once (counted as rejected), so the caller neither
+  //           spins nor stalls the listen queue; just carry on;
+  //   EINVAL  the listener was shut down (stop requested);
+  //   other   a per-connection failure, counted in errors_accept.
+  int accept(int listen_fd, int flags, Counters& c);
+
+ private:
+  int reserve_fd_;
+};
+
+}  // namespace muxbench::server

@@ -1,0 +1,292 @@
+// muxbench-server: one binary, every I/O strategy (see registry.cc).
+//
+//   muxbench-server --strategy epoll --port 0
+//   READY strategy=epoll port=41234 pid=1234
+//
+// Signals: SIGTERM/SIGINT are blocked in every thread and taken by one
+// sigwait() thread, which sets ctx.stopping, signals stop_fd and shuts the
+// listeners down (waking a blocking accept()). The strategy then has 800 ms
+// to return before the process writes its stats and exits anyway.
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include "muxbench/line_codec.h"
+#include "muxbench/net.h"
+#include "strategy.h"
+
+namespace muxbench::server {
+namespace {
+
+pid_t g_server_pid = 0;
+std::mutex g_listeners_mu;
+std::vector<int> g_listeners;  // shut down on stop
+std::uint16_t g_port = 0;
+
+std::mutex g_done_mu;
+std::condition_variable g_done_cv;
+bool g_done = false;
+
+nlohmann::json counters_json(const Counters& c) {
+  return {
+      {"accepted", c.accepted},
+      {"closed", c.closed},
+      {"rejected", {{"fd_setsize", c.rejected_fd_setsize}, {"fd_exhausted", c.rejected_fd_exhausted}}},
+      {"bytes_in", c.bytes_in},
+      {"bytes_out", c.bytes_out},
+      {"lines", c.lines},
+      {"errors", {{"reset", c.errors_reset}, {"io", c.errors_io}, {"accept", c.errors_accept}}},
+  };
+}
+
+void write_stats(const Options& opt, const SharedCounters& totals, int threads) {
+  if (opt.stats_path.empty()) return;
+  nlohmann::json j = {
+      {"schema_version", 1},
+      {"strategy", opt.strategy},
+      {"pid", g_server_pid},
+      {"threads", threads},
+      {"backend", opt.backend},
+      {"counters", counters_json(totals.snapshot())},
+  };
+  std::string tmp = opt.stats_path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << j.dump(2) << "\n";
+    if (!f) {
+      std::fprintf(stderr, "muxbench-server: cannot write --stats %s\n", opt.stats_path.c_str());
+      return;
+    }
+  }
+  std::rename(tmp.c_str(), opt.stats_path.c_str());
+}
+
+[[noreturn]] void finish(const Options& opt, const SharedCounters& totals, int threads, int rc) {
+  write_stats(opt, totals, threads);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  // _exit: threads of thread-per-connection strategies may still be blocked in
+  // read(); running static destructors under them would be a race.
+  ::_exit(rc);
+}
+
+std::string strategy_names() {
+  std::string s;
+  for (const Strategy* st : strategies()) {
+    if (!s.empty()) s += ", ";
+    s += st->name;
+  }
+  return s;
+}
+
+int cpu_count() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+void print_list(bool as_json) {
+  if (as_json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const Strategy* st : strategies()) {
+      arr.push_back({{"name", st->name},
+                     {"family", st->family},
+                     {"summary", st->summary},
+                     {"default_threads", st->default_threads < 0 ? cpu_count() : st->default_threads},
+                     {"takes_threads", st->default_threads != 0}});
+    }
+    std::printf("%s\n", arr.dump(2).c_str());
+    return;
+  }
+  for (const Strategy* st : strategies()) {
+    std::printf("%-16s %-11s %s\n", st->name, st->family, st->summary);
+  }
+}
+
+}  // namespace
+
+void SharedCounters::add(const Counters& c) {
+  const auto* f = reinterpret_cast<const std::uint64_t*>(&c);
+  for (int i = 0; i < kFields; ++i) {
+    if (f[i] != 0) v_[i].fetch_add(f[i], std::memory_order_relaxed);
+  }
+}
+
+Counters SharedCounters::snapshot() const {
+  Counters c;
+  auto* f = reinterpret_cast<std::uint64_t*>(&c);
+  for (int i = 0; i < kFields; ++i) f[i] = v_[i].load(std::memory_order_relaxed);
+  return c;
+}
+
+void Context::ready() const {
+  std::printf("READY strategy=%s port=%u pid=%d\n", opt.strategy.c_str(),
+              static_cast<unsigned>(g_port), static_cast<int>(g_server_pid));
+  std::fflush(stdout);
+}
+
+int Context::extra_listener() const {
+  ListenOptions lo;
+  lo.bind = opt.bind;
+  lo.port = g_port;
+  lo.reuseport = true;
+  std::string err;
+  int fd = listen_tcp(lo, &err);
+  if (fd < 0) {
+    std::fprintf(stderr, "muxbench-server: extra listener: %s\n", err.c_str());
+    return -1;
+  }
+  std::lock_guard<std::mutex> lock(g_listeners_mu);
+  g_listeners.push_back(fd);
+  if (stopping.load()) ::shutdown(fd, SHUT_RD);
+  return fd;
+}
+
+void Context::apply_test_aids(std::uint64_t n) const {
+  if (opt.delay_us != 0) {
+    std::this_thread::sleep_for(std::chrono::microseconds(opt.delay_us * n));
+  }
+  if (opt.crash_after != 0 && totals.add_lines_for_crash(n) >= opt.crash_after) {
+    std::fprintf(stderr, "muxbench-server: --crash-after %llu reached, killing the server\n",
+                 static_cast<unsigned long long>(opt.crash_after));
+    ::kill(g_server_pid, SIGKILL);
+    ::raise(SIGKILL);
+  }
+}
+
+}  // namespace muxbench::server
+
+int main(int argc, char** argv) {
+  using namespace muxbench;
+  using namespace muxbench::server;
+
+  Options opt;
+  bool list = false;
+  bool list_json = false;
+  CLI::App app{"muxbench-server: a ROT13 line server (docs/protocol.md) for every I/O strategy"};
+  app.add_flag("--list", list, "List the strategies and exit");
+  app.add_flag("--list-json", list_json, "List the strategies as JSON and exit");
+  app.add_option("--strategy", opt.strategy, "I/O strategy: " + strategy_names());
+  app.add_option("--port", opt.port, "TCP port; 0 picks an ephemeral one (default 40713)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--bind", opt.bind, "Loopback address to listen on (default 127.0.0.1)");
+  app.add_option("--threads", opt.threads,
+                 "Worker threads (threadpool: default 64; epoll-reuseport: default = CPUs)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--backend", opt.backend, "libevent strategy only: select, poll or epoll")
+      ->check(CLI::IsMember({"select", "poll", "epoll"}));
+  app.add_option("--stats", opt.stats_path, "Write counters as JSON to FILE on exit");
+  app.add_option("--delay-us", opt.delay_us,
+                 "TEST AID: sleep this many microseconds per reply line (0..1000000)")
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("--crash-after", opt.crash_after,
+                 "TEST AID: kill the server (SIGKILL) after this many reply lines");
+  CLI11_PARSE(app, argc, argv);
+
+  if (list || list_json) {
+    print_list(list_json);
+    return 0;
+  }
+  if (opt.strategy.empty()) {
+    std::fprintf(stderr, "muxbench-server: --strategy is required; one of: %s\n",
+                 strategy_names().c_str());
+    return 2;
+  }
+  const Strategy* st = find_strategy(opt.strategy);
+  if (st == nullptr) {
+    std::fprintf(stderr, "muxbench-server: --strategy '%s' is unknown; allowed: %s\n",
+                 opt.strategy.c_str(), strategy_names().c_str());
+    return 2;
+  }
+  if (!opt.backend.empty() && opt.strategy != "libevent") {
+    std::fprintf(stderr, "muxbench-server: --backend applies only to --strategy libevent\n");
+    return 2;
+  }
+  if (opt.threads != 0 && st->default_threads == 0) {
+    std::fprintf(stderr, "muxbench-server: --threads does not apply to --strategy %s\n",
+                 st->name);
+    return 2;
+  }
+  int threads = opt.threads;
+  if (threads == 0) threads = st->default_threads < 0 ? cpu_count() : st->default_threads;
+
+  g_server_pid = ::getpid();
+  ignore_sigpipe();
+  raise_nofile_limit();
+
+  // Block the stop signals before any thread exists, so all inherit the mask
+  // and only the sigwait() thread below ever sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  void* shm = ::mmap(nullptr, sizeof(SharedCounters), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shm == MAP_FAILED) {
+    std::fprintf(stderr, "muxbench-server: mmap counters: %s\n", errno_string(errno).c_str());
+    return 1;
+  }
+  auto* totals = new (shm) SharedCounters();
+
+  ListenOptions lo;
+  lo.bind = opt.bind;
+  lo.port = opt.port;
+  lo.reuseport = st->reuseport_listener;
+  std::string err;
+  int listen_fd = listen_tcp(lo, &err);
+  if (listen_fd < 0) {
+    std::fprintf(stderr, "muxbench-server: %s\n", err.c_str());
+    return 1;
+  }
+  g_port = local_port(listen_fd);
+  g_listeners.push_back(listen_fd);
+
+  int stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd < 0) {
+    std::fprintf(stderr, "muxbench-server: eventfd: %s\n", errno_string(errno).c_str());
+    return 1;
+  }
+  static std::atomic<bool> stopping{false};
+
+  std::thread([stop_signals, stop_fd, &opt, totals, threads] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    stopping.store(true);
+    std::uint64_t one = 1;
+    (void)!::write(stop_fd, &one, sizeof one);
+    {
+      std::lock_guard<std::mutex> lock(g_listeners_mu);
+      for (int fd : g_listeners) ::shutdown(fd, SHUT_RD);
+    }
+    std::unique_lock<std::mutex> lock(g_done_mu);
+    if (!g_done_cv.wait_for(lock, std::chrono::milliseconds(800), [] { return g_done; })) {
+      finish(opt, *totals, threads, 0);  // the strategy did not return in time
+    }
+  }).detach();
+
+  Context ctx{opt, threads, listen_fd, stop_fd, *totals, stopping};
+  int rc = st->run(ctx);
+  {
+    std::lock_guard<std::mutex> lock(g_done_mu);
+    g_done = true;
+  }
+  g_done_cv.notify_all();
+  finish(opt, *totals, threads, rc);
+}

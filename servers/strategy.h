@@ -1,0 +1,106 @@
+// The interface every server strategy implements, and the services main.cc
+// offers them. One strategy = one .cc file exporting one `const Strategy`,
+// plus one line in registry.cc. The strategy writes its own loop in full;
+// only socket set-up (common/net.h), the codec (common/line_codec.h), the
+// connection buffers (conn.h) and the counters below are shared.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace muxbench::server {
+
+// Command-line options, validated by main.cc before a strategy runs.
+struct Options {
+  std::string strategy;
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 40713;
+  int threads = 0;          // 0: the strategy's default_threads
+  std::string backend;      // libevent only: "", "select", "poll" or "epoll"
+  std::string stats_path;   // --stats FILE: counters as JSON on exit
+  std::uint32_t delay_us = 0;      // test aid: sleep this long per reply line
+  std::uint64_t crash_after = 0;   // test aid: SIGKILL itself after this many lines (0: never)
+};
+
+// Counters kept by one thread (or one connection) with plain integers and
+// merged into SharedCounters when it finishes: nothing shared is touched per
+// request (STYLE.md, wrk2's per-thread histograms).
+struct Counters {
+  std::uint64_t accepted = 0;
+  std::uint64_t closed = 0;
+  std::uint64_t rejected_fd_setsize = 0;   // fd too large for an fd_set: closed at once
+  std::uint64_t rejected_fd_exhausted = 0; // EMFILE/ENFILE on accept: shed via the reserve fd
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t lines = 0;                 // reply lines emitted (complete or cut at kMaxLine)
+  std::uint64_t errors_reset = 0;          // ECONNRESET / EPIPE on a connection
+  std::uint64_t errors_io = 0;             // any other read/write error on a connection
+  std::uint64_t errors_accept = 0;         // accept() failures other than fd exhaustion
+};
+
+// The process-wide totals. Lives in MAP_SHARED memory so that forked children
+// add into the same totals as threads do.
+class SharedCounters {
+ public:
+  void add(const Counters& c);
+  Counters snapshot() const;
+  // For --crash-after: counts lines process-wide (only when the aid is on).
+  std::uint64_t add_lines_for_crash(std::uint64_t n) {
+    return crash_lines_.fetch_add(n, std::memory_order_relaxed) + n;
+  }
+
+ private:
+  static constexpr int kFields = sizeof(Counters) / sizeof(std::uint64_t);
+  std::atomic<std::uint64_t> v_[kFields] = {};
+  std::atomic<std::uint64_t> crash_lines_{0};
+};
+
+// What main.cc hands a strategy.
+struct Context {
+  const Options& opt;
+  int threads;                  // opt.threads, or the strategy's default
+  int listen_fd;                // bound and listening, blocking, CLOEXEC
+  int stop_fd;                  // becomes readable (and stays so) on SIGTERM/SIGINT
+  SharedCounters& totals;
+  std::atomic<bool>& stopping;  // set on SIGTERM/SIGINT, before stop_fd is signalled
+
+  // Prints the one READY line. Call once, when the loop is about to serve.
+  void ready() const;
+  bool stop_requested() const { return stopping.load(std::memory_order_relaxed); }
+
+  // A further listener on the same address and port with SO_REUSEPORT (the
+  // first one has it too when the strategy sets reuseport_listener). Returns
+  // -1 and prints the reason on failure.
+  int extra_listener() const;
+
+  // Test aids, called with the number of reply lines just produced: sleeps
+  // --delay-us per line; kills the process after --crash-after lines.
+  void on_lines(std::uint64_t n) const {
+    if (opt.delay_us != 0 || opt.crash_after != 0) apply_test_aids(n);
+  }
+
+ private:
+  void apply_test_aids(std::uint64_t n) const;
+};
+
+// One I/O strategy.
+struct Strategy {
+  const char* name;      // CLI name, JSON key, test name and plot legend
+  const char* family;    // "blocking", "readiness", "libevent" or "completion"
+  const char* summary;   // one line for --list
+  int default_threads;   // 0: the option does not apply; -1: number of CPUs
+  bool reuseport_listener;
+  // Serves until ctx.stopping; returns the process exit status. On a start-up
+  // failure prints one line to stderr naming what failed and returns non-zero
+  // without calling ctx.ready().
+  int (*run)(Context& ctx);
+};
+
+// The registry (registry.cc): every strategy, in presentation order.
+std::span<const Strategy* const> strategies();
+const Strategy* find_strategy(std::string_view name);
+
+}  // namespace muxbench::server
