@@ -1,18 +1,25 @@
 // The registry: every strategy, in the order --list, tests and charts show
 // them (blocking, readiness, libevent, completion). Adding a strategy = its
-// file + one line here; nothing registers itself.
-#include <array>
-
+// file + one line in each list below + one line in CMakeLists.txt; nothing
+// registers itself.
 #include "strategy.h"
 
 namespace muxbench::server {
 
+// blocking
+// readiness
 extern const Strategy epoll_strategy;
+// libevent
+// completion
 
 namespace {
 
 const Strategy* const kStrategies[] = {
+    // blocking
+    // readiness
     &epoll_strategy,
+    // libevent
+    // completion
 };
 
 }  // namespace

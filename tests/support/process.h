@@ -1,0 +1,82 @@
+// Test fixtures that spawn the real binaries (as libuv's tests start a helper
+// echo server): a child in its own process group, its READY line read with a
+// deadline, and the whole group killed when the fixture goes out of scope,
+// even when the test fails.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace muxbench::test {
+
+// Directory holding the built executables (build/bin).
+std::string bin_dir();
+
+class Process {
+ public:
+  // Starts argv[0] (a path) with argv; stdout is captured through a pipe,
+  // stderr to a temp file (see stderr_text()). Own process group.
+  explicit Process(std::vector<std::string> argv);
+  ~Process();  // SIGKILL to the group, then reaped
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Reads one stdout line, waiting at most `timeout`. Empty on timeout/EOF.
+  std::string read_line(std::chrono::milliseconds timeout);
+  // Everything left on stdout until EOF (or timeout).
+  std::string read_all(std::chrono::milliseconds timeout);
+  // Sends a signal to the process (not the group).
+  void signal(int sig);
+  // Waits for exit; returns the wait status, or -1 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+  bool running();
+  std::string stderr_text() const;
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string err_path_;
+  std::string buffered_;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+// A muxbench-server on an ephemeral loopback port, READY line already read.
+class Server {
+ public:
+  explicit Server(const std::string& strategy, std::vector<std::string> extra = {});
+  bool ok() const { return port_ != 0; }
+  std::uint16_t port() const { return port_; }
+  Process& process() { return proc_; }
+  const std::string& ready_line() const { return ready_; }
+
+ private:
+  Process proc_;
+  std::string ready_;
+  std::uint16_t port_ = 0;
+};
+
+// A blocking client socket connected to 127.0.0.1:port, or -1.
+int connect_loopback(std::uint16_t port);
+
+// Sends everything, half-closes, and reads until EOF (with a deadline), on a
+// second thread so that large transfers cannot deadlock. Returns the reply.
+std::string exchange(int fd, const std::string& data, std::chrono::milliseconds timeout);
+
+// Reads exactly n bytes (or until EOF/timeout). Returns what arrived.
+std::string read_exactly(int fd, std::size_t n, std::chrono::milliseconds timeout);
+
+// Sum of the resident set (kB) of a process and all its descendants' threads
+// share; for fork-per-connection strategies, the group's total.
+long rss_kb(pid_t pid);
+
+// Pids of every process whose process group is `pgid` (the server and any
+// children it forked).
+std::vector<pid_t> group_members(pid_t pgid);
+
+}  // namespace muxbench::test
