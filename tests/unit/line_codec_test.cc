@@ -2,34 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include "reference_model.h"
+
 #include <random>
 #include <string>
 
 namespace muxbench {
 namespace {
 
-// The reference model: docs/protocol.md's rules written as plainly as
-// possible, byte at a time.
-std::string reference(const std::string& in, bool eof) {
-  std::string out;
-  std::string line;
-  for (unsigned char ch : in) {
-    char r = static_cast<char>(ch);
-    if (ch >= 'a' && ch <= 'z') r = static_cast<char>('a' + (ch - 'a' + 13) % 26);
-    if (ch >= 'A' && ch <= 'Z') r = static_cast<char>('A' + (ch - 'A' + 13) % 26);
-    line.push_back(r);
-    if (ch == '\n') {
-      out += line;
-      line.clear();
-    } else if (line.size() == kMaxLine) {
-      out += line;
-      out += '\n';
-      line.clear();
-    }
-  }
-  if (eof) out += line;
-  return out;
-}
+std::string reference(const std::string& in, bool eof) { return test::reference_reply(in, eof); }
 
 std::string feed_all(const std::string& in, bool eof) {
   LineCodec codec;

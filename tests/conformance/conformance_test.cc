@@ -1,0 +1,400 @@
+// The conformance suite: every case runs once per strategy in the registry
+// (read from `muxbench-server --list-json`, so a new strategy is tested the
+// moment it is listed), against the real binary on an ephemeral port.
+//
+// Named expectations: where a strategy cannot meet a case by design, the
+// case checks the documented behaviour instead (see kDesignLimits), never
+// skips silently.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "muxbench/line_codec.h"
+#include "muxbench/net.h"
+#include "process.h"
+#include "reference_model.h"
+
+namespace muxbench::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Variant {
+  std::string strategy;
+  std::vector<std::string> args;  // e.g. {"--backend", "select"}
+  std::string label;              // test-name suffix
+};
+
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.label; }
+
+// Strategies from the registry; libevent once per forced backend, so that
+// libevent-over-select is held to the same rules as raw select.
+std::vector<Variant> variants() {
+  std::vector<Variant> out;
+  std::string cmd = bin_dir() + "/muxbench-server --list-json";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  std::string text;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) text.append(buf, n);
+  ::pclose(p);
+  auto list = nlohmann::json::parse(text, nullptr, false);
+  if (!list.is_array()) return out;
+  for (const auto& s : list) {
+    std::string name = s["name"].get<std::string>();
+    if (name == "libevent") {
+      for (const char* b : {"select", "poll", "epoll"}) {
+        out.push_back({name, {"--backend", b}, name + "_" + b});
+      }
+    } else {
+      out.push_back({name, {}, name});
+    }
+  }
+  return out;
+}
+
+// Design limits, by strategy: each is a documented behaviour the suite checks
+// in place of the general expectation.
+bool serves_one_client_at_a_time(const std::string& s) { return s == "iterative"; }
+bool rejects_beyond_fd_setsize(const std::string& s) { return s == "select"; }
+
+class Conformance : public ::testing::TestWithParam<Variant> {
+ protected:
+  void SetUp() override {
+    raise_nofile_limit();
+    ignore_sigpipe();
+    std::vector<std::string> args = GetParam().args;
+    stats_path_ = "/tmp/muxbench-conf-stats-" + std::to_string(::getpid()) + "-" +
+                  std::to_string(counter_++) + ".json";
+    args.push_back("--stats");
+    args.push_back(stats_path_);
+    server_ = std::make_unique<Server>(GetParam().strategy, args);
+    ASSERT_TRUE(server_->ok()) << "no READY line; stderr: " << server_->process().stderr_text();
+  }
+  void TearDown() override {
+    server_.reset();  // kills the process group
+    ::unlink(stats_path_.c_str());
+  }
+  const std::string& strategy() const { return GetParam().strategy; }
+
+  int connect() {
+    int fd = connect_loopback(server_->port());
+    EXPECT_GE(fd, 0) << "connect: " << errno_string(errno);
+    return fd;
+  }
+
+  // One client: send all of `data` (in `chunks` if given), half-close, read to EOF.
+  std::string round(const std::string& data, std::chrono::milliseconds timeout = 20s) {
+    int fd = connect();
+    if (fd < 0) return {};
+    std::string got = exchange(fd, data, timeout);
+    ::close(fd);
+    return got;
+  }
+
+  std::unique_ptr<Server> server_;
+  std::string stats_path_;
+  static inline int counter_ = 0;
+};
+
+// Sends `data` in the given chunk sizes with tiny pauses (so TCP cannot
+// coalesce them all), half-closes, and reads the whole reply concurrently.
+std::string exchange_chunked(int fd, const std::string& data, const std::vector<std::size_t>& chunks,
+                             std::chrono::milliseconds timeout) {
+  std::thread writer([&] {
+    std::size_t pos = 0;
+    for (std::size_t i = 0; pos < data.size(); ++i) {
+      std::size_t n = std::min(chunks[i % chunks.size()], data.size() - pos);
+      if (!write_all(fd, data.data() + pos, n)) break;
+      pos += n;
+      if (i % 7 == 0) std::this_thread::sleep_for(50us);
+    }
+    ::shutdown(fd, SHUT_WR);
+  });
+  std::string got = read_exactly(fd, SIZE_MAX, timeout);
+  writer.join();
+  return got;
+}
+
+TEST_P(Conformance, BookExampleLine) {
+  // The line the libevent book's ROT13 servers are tried with.
+  EXPECT_EQ(round("Hello, World!\n"), "Uryyb, Jbeyq!\n");
+  EXPECT_EQ(round("Why is ROT13 a good test? 0123456789\n"), "Jul vf EBG13 n tbbq grfg? 0123456789\n");
+}
+
+TEST_P(Conformance, EveryByteValue) {
+  std::string in;
+  for (int b = 0; b < 256; ++b) in.push_back(static_cast<char>(b));
+  in += "\n";
+  EXPECT_EQ(round(in), reference_reply(in, true));
+}
+
+TEST_P(Conformance, RandomLinesInRandomChunks) {
+  std::mt19937_64 rng(std::hash<std::string>{}(GetParam().label));
+  for (int client = 0; client < 3; ++client) {
+    std::string in;
+    for (int l = 0; l < 12; ++l) {
+      std::size_t len = rng() % 40001;
+      for (std::size_t i = 0; i < len; ++i) {
+        char ch = static_cast<char>(rng() % 256);
+        in.push_back(ch == '\n' ? 'n' : ch);
+      }
+      in.push_back('\n');
+    }
+    in += "unterminated tail";
+    std::vector<std::size_t> chunks;
+    for (int i = 0; i < 64; ++i) chunks.push_back(1 + rng() % (i % 2 ? 100 : 9000));
+    int fd = connect();
+    ASSERT_GE(fd, 0);
+    std::string got = exchange_chunked(fd, in, chunks, 30s);
+    ::close(fd);
+    ASSERT_EQ(got.size(), reference_reply(in, true).size()) << "client " << client;
+    EXPECT_TRUE(got == reference_reply(in, true)) << "client " << client << ": bytes differ";
+  }
+}
+
+TEST_P(Conformance, ThousandPipelinedLinesInOneWrite) {
+  std::string in;
+  for (int i = 0; i < 1000; ++i) in += "pipelined line number " + std::to_string(i) + "\n";
+  EXPECT_EQ(round(in), reference_reply(in, true));
+}
+
+TEST_P(Conformance, OverlongLinesAreCutAtMaxLine) {
+  for (std::size_t len : {kMaxLine - 1, kMaxLine, kMaxLine + 1, std::size_t{100000}}) {
+    std::string in(len, 'a');
+    in += "\nnext\n";
+    std::string got = round(in);
+    EXPECT_EQ(got.size(), reference_reply(in, true).size()) << "line of " << len << " bytes";
+    EXPECT_TRUE(got == reference_reply(in, true)) << "line of " << len << " bytes";
+  }
+}
+
+TEST_P(Conformance, HalfCloseFlushesPartialLineThenEof) {
+  int fd = connect();
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(write_all(fd, "whole\npartial", 13));
+  EXPECT_EQ(read_exactly(fd, 6, 5s), "jubyr\n");  // the complete line comes first
+  ::shutdown(fd, SHUT_WR);
+  EXPECT_EQ(read_exactly(fd, SIZE_MAX, 5s), "cnegvny");  // then the partial one, then EOF
+  ::close(fd);
+}
+
+void reset_close(int fd) {
+  linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  ::close(fd);  // RST instead of FIN
+}
+
+TEST_P(Conformance, ResetMidLineAndMidReplyThenFreshClientServed) {
+  int a = connect();
+  ASSERT_GE(a, 0);
+  ASSERT_TRUE(write_all(a, "half a li", 9));
+  std::this_thread::sleep_for(20ms);
+  reset_close(a);
+
+  int b = connect();
+  ASSERT_GE(b, 0);
+  std::string big;
+  for (int i = 0; i < 20000; ++i) big += "a reply that will be cut off by a reset\n";
+  ASSERT_TRUE(write_all(b, big.data(), 64 * 1024));
+  EXPECT_EQ(read_exactly(b, 100, 5s).size(), 100u);  // the reply has started
+  reset_close(b);
+  std::this_thread::sleep_for(50ms);
+
+  EXPECT_EQ(round("still serving\n"), "fgvyy freivat\n");
+  EXPECT_TRUE(server_->process().running()) << server_->process().stderr_text();
+}
+
+TEST_P(Conformance, ClientThatNeverReadsIsBoundedAndOthersAreServed) {
+  int hog = connect();
+  ASSERT_GE(hog, 0);
+  const long rss_before = rss_kb(server_->process().pid());
+  // Push up to 64 MiB of lines without reading a byte of the replies.
+  ASSERT_TRUE(set_nonblocking(hog));
+  std::string chunk;
+  while (chunk.size() < 64 * 1024) chunk += "the hog sends and never reads\n";
+  std::size_t sent = 0;
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (sent < (64u << 20) && std::chrono::steady_clock::now() < deadline) {
+    ssize_t w = ::send(hog, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    if (w > 0) {
+      sent += static_cast<std::size_t>(w);
+    } else {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  // The server must have stopped reading: far less than 64 MiB went in.
+  EXPECT_LT(sent, 64u << 20) << "the server kept reading a client that never reads";
+
+  if (serves_one_client_at_a_time(strategy())) {
+    // Design limit: the one connection being served blocks everyone else.
+    int other = connect();
+    ASSERT_GE(other, 0);
+    write_all(other, "x\n", 2);
+    EXPECT_EQ(read_exactly(other, 2, 500ms), "") << "iterative served two clients at once?";
+    ::close(other);
+  } else {
+    EXPECT_EQ(round("served meanwhile\n", 10s), "freirq zrnajuvyr\n");
+  }
+  const long rss_after = rss_kb(server_->process().pid());
+  EXPECT_LT(rss_after - rss_before, 32 * 1024) << "server memory grew by "
+                                               << (rss_after - rss_before) << " kB";
+  reset_close(hog);
+}
+
+// N clients, each doing `rounds` verified request/reply round trips, all
+// driven from one poll() loop so they are really concurrent.
+TEST_P(Conformance, FiveHundredConcurrentClientsFiftyRoundTrips) {
+  constexpr int kClients = 500;
+  constexpr int kRounds = 50;
+  struct Client {
+    int fd = -1;
+    int done = 0;
+    std::string expect;
+    std::string got;
+  };
+  std::vector<Client> clients(kClients);
+  std::mt19937_64 rng(7);
+  auto next_request = [&](Client& c, int i) {
+    std::string req = "client " + std::to_string(i) + " round " + std::to_string(c.done) + " " +
+                      std::to_string(rng()) + "\n";
+    c.expect = reference_reply(req, false);
+    c.got.clear();
+    return write_all(c.fd, req.data(), req.size());
+  };
+  for (int i = 0; i < kClients; ++i) {
+    clients[i].fd = connect();
+    ASSERT_GE(clients[i].fd, 0) << "client " << i;
+  }
+  for (int i = 0; i < kClients; ++i) ASSERT_TRUE(next_request(clients[i], i));
+  int finished = 0;
+  int mismatches = 0;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::vector<pollfd> pfds;
+  while (finished < kClients && std::chrono::steady_clock::now() < deadline) {
+    pfds.clear();
+    for (auto& c : clients) pfds.push_back({c.done < kRounds ? c.fd : -1, POLLIN, 0});
+    if (::poll(pfds.data(), pfds.size(), 1000) <= 0) continue;
+    for (int i = 0; i < kClients; ++i) {
+      if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Client& c = clients[i];
+      char buf[4096];
+      ssize_t r = ::read(c.fd, buf, sizeof buf);
+      if (r <= 0) {
+        c.done = kRounds;  // closed early: counted as unfinished below
+        ++mismatches;
+        ++finished;
+        continue;
+      }
+      c.got.append(buf, static_cast<std::size_t>(r));
+      if (c.got.size() < c.expect.size()) continue;
+      if (c.got != c.expect) ++mismatches;
+      if (++c.done == kRounds) {
+        ++finished;
+        ::shutdown(c.fd, SHUT_WR);  // let one-at-a-time servers move on
+      } else {
+        next_request(c, i);
+      }
+    }
+  }
+  int completed = 0;
+  for (auto& c : clients) {
+    completed += c.done == kRounds ? 1 : 0;
+    ::close(c.fd);
+  }
+  EXPECT_EQ(finished, kClients) << "clients that did not finish within 60 s";
+  EXPECT_EQ(completed, kClients);
+  EXPECT_EQ(mismatches, 0);
+}
+
+// More connections than FD_SETSIZE: each sends one line and half-closes.
+// select must close the ones whose fd cannot enter an fd_set (counted) and
+// serve the rest; every other strategy serves them all.
+TEST_P(Conformance, MoreConnectionsThanFdSetsize) {
+  constexpr int kConns = FD_SETSIZE + 100;
+  std::vector<int> fds;
+  for (int i = 0; i < kConns; ++i) {
+    int fd = connect();
+    ASSERT_GE(fd, 0) << "connection " << i;
+    fds.push_back(fd);
+    std::string line = "conn " + std::to_string(i) + "\n";
+    write_all(fd, line.data(), line.size());
+    ::shutdown(fd, SHUT_WR);
+  }
+  int served = 0;
+  int refused = 0;
+  for (int i = 0; i < kConns; ++i) {
+    std::string got = read_exactly(fds[i], SIZE_MAX, 20s);
+    std::string expect = reference_reply("conn " + std::to_string(i) + "\n", true);
+    if (got == expect) {
+      ++served;
+    } else {
+      EXPECT_EQ(got, "") << "connection " << i << " got a wrong reply";
+      ++refused;
+    }
+    ::close(fds[i]);
+  }
+  if (rejects_beyond_fd_setsize(strategy())) {
+    EXPECT_GT(served, FD_SETSIZE - 20);
+    EXPECT_GE(refused, 100);
+  } else {
+    EXPECT_EQ(served, kConns);
+  }
+  EXPECT_EQ(round("after the crowd\n"), "nsgre gur pebjq\n");
+}
+
+TEST_P(Conformance, SigtermExitsCleanlyWithinOneSecondAndWritesStats) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(round("count me\n"), "pbhag zr\n");
+  // Idle connections held open, so thread/fork strategies have live workers.
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(connect());
+  std::this_thread::sleep_for(100ms);
+  const pid_t pid = server_->process().pid();
+  auto t0 = std::chrono::steady_clock::now();
+  server_->process().signal(SIGTERM);
+  int status = server_->process().wait(1000ms);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+  ASSERT_NE(status, -1) << "still running 1 s after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+  EXPECT_LE(took.count(), 1000);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(group_members(pid).empty()) << "processes of the server outlived it";
+  for (int fd : idle) ::close(fd);
+
+  std::ifstream f(stats_path_);
+  ASSERT_TRUE(f.good()) << "--stats file not written";
+  auto stats = nlohmann::json::parse(f, nullptr, false);
+  ASSERT_TRUE(stats.is_object());
+  EXPECT_EQ(stats["strategy"], strategy());
+  EXPECT_GE(stats["counters"]["accepted"].get<int>(), 3);
+  EXPECT_GE(stats["counters"]["lines"].get<int>(), 3);
+  EXPECT_GE(stats["counters"]["bytes_in"].get<int>(), 27);
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, Conformance, ::testing::ValuesIn(variants()),
+                         [](const ::testing::TestParamInfo<Variant>& p) {
+                           std::string n = p.param.label;
+                           for (char& ch : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace muxbench::test
