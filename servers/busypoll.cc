@@ -44,8 +44,8 @@ int run(Context& ctx) {
     for (int k = 0; k < kAcceptsPerPass; ++k) {
       int fd = acceptor.accept(ctx.listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, c);
       if (fd < 0) {
-        if (errno == EMFILE || is_transient_accept_error(errno)) continue;
-        break;  // EAGAIN (the usual case), EINVAL (stopping) or counted
+        if (is_transient_accept_error(errno)) continue;
+        break;  // EAGAIN (the usual case), EMFILE (one shed), EINVAL (stopping) or counted
       }
       auto conn = std::make_unique<Conn>();
       conn->fd = fd;

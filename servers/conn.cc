@@ -1,6 +1,7 @@
 #include "conn.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -118,17 +119,41 @@ int AcceptGuard::accept(int listen_fd, int flags, Counters& c) {
     ++c.accepted;
     return fd;
   }
-  const int err = errno;
+  int err = errno;
   if (err == EAGAIN || err == EWOULDBLOCK || err == EINVAL) return -1;
   if (is_fd_exhaustion(err)) {
+    // Linux fails accept() for want of a descriptor before it looks at the
+    // queue, so the queue may well be empty. Wait (briefly, and not at all on
+    // a non-blocking listener) for a pending connection; never take the
+    // victim below blindly: on a blocking listener that accept() would sleep
+    // and then shed whichever client came next, even once descriptors were
+    // free again.
+    const bool nonblocking = (::fcntl(listen_fd, F_GETFL) & O_NONBLOCK) != 0;
+    pollfd p{listen_fd, POLLIN, 0};
+    if (::poll(&p, 1, nonblocking ? 0 : 10) <= 0) {
+      errno = nonblocking ? EAGAIN : EMFILE;  // nothing waiting: nothing to shed
+      return -1;
+    }
+    // Something is waiting; descriptors may have been freed meanwhile.
+    fd = accept_retry(listen_fd, flags);
+    if (fd >= 0) {
+      ++c.accepted;
+      return fd;
+    }
+    err = errno;
+    if (!is_fd_exhaustion(err)) {
+      if (err != EAGAIN && err != EWOULDBLOCK && err != EINVAL) ++c.errors_accept;
+      errno = err;
+      return -1;
+    }
     // Free the reserve, take the connection off the queue and drop it, then
     // re-arm: the peer sees a close instead of hanging, and we do not spin.
     close_fd(reserve_fd_);
-    int victim = ::accept(listen_fd, nullptr, nullptr);
+    int victim = accept_retry(listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (victim >= 0) {
       close_fd(victim);
       ++c.rejected_fd_exhausted;
-    } else {
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINVAL) {
       ++c.errors_accept;
     }
     reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);

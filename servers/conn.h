@@ -70,9 +70,11 @@ class AcceptGuard {
   // Accepts one connection (accept4 with `flags`) and counts it. Returns the
   // fd, or -1 with errno set:
   //   EAGAIN  nothing to accept (non-blocking listener);
-  //   EMFILE  out of descriptors: one pending connection was accepted and
-  //           closed at once (counted as rejected), so the caller neither
-  //           spins nor stalls the listen queue; just carry on;
+  //   EMFILE  out of descriptors: if a connection was waiting, it was
+  //           accepted and closed at once (counted as rejected) so the caller
+  //           neither spins nor stalls the listen queue; on a blocking
+  //           listener it may also mean nothing was waiting (after a 10 ms
+  //           wait) and nothing was dropped. Either way: just carry on;
   //   EINVAL  the listener was shut down (stop requested);
   //   other   a per-connection failure, counted in errors_accept.
   int accept(int listen_fd, int flags, Counters& c);

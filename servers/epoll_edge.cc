@@ -3,9 +3,10 @@
 // Mechanism: every connection is registered once with EPOLLIN|EPOLLOUT|
 // EPOLLRDHUP|EPOLLET and never modified: the kernel reports a *change* (new
 // data, new send space), and the loop remembers per connection whether it may
-// still read or write (it may until a call returns EAGAIN). This saves the
-// epoll_ctl(MOD) that level-triggered epoll pays whenever a connection starts
-// or stops needing EPOLLOUT, and spurious wake-ups for fds we do not want.
+// still read or write (it may until a call returns EAGAIN, or a read comes
+// back short). This saves the epoll_ctl(MOD) that level-triggered epoll pays
+// whenever a connection starts or stops needing EPOLLOUT, and the repeated
+// reports of a socket whose data we are not reading yet.
 // Trade-offs: an edge is reported once, so a connection that still has work
 // must not be forgotten. Reading "until EAGAIN" would let one fast sender
 // starve the rest, so work per wake-up is capped; a connection that hit the
@@ -35,9 +36,10 @@ constexpr int kReadsPerWake = 4;     // kReadChunk reads per connection per turn
 
 struct EdgeConn {
   Conn conn;
-  bool can_read = false;   // an EPOLLIN edge came and read() has not returned EAGAIN since
-  bool can_write = false;  // likewise for EPOLLOUT and write()
+  bool can_read = false;   // an EPOLLIN edge came; no EAGAIN (or short read) since
+  bool can_write = false;  // an EPOLLOUT edge came; no EAGAIN from write() since
   bool queued = false;     // on the ready list
+  bool rdhup = false;      // the peer's FIN (or an error) was reported: read to the end
 };
 
 struct Loop {
@@ -64,6 +66,35 @@ struct Loop {
     next.push_back(ec.conn.fd);
   }
 
+  // read_into() for edges: up to kReadsPerWake reads, but a short read ends
+  // the turn as if the next read() had said EAGAIN. TCP hands over all the
+  // data queued, so the socket was empty at that instant, and any byte or FIN
+  // arriving later raises a new edge: this saves the read() per wake-up that
+  // would only return EAGAIN. Not so for a FIN that had already arrived: a
+  // read stops short of it and nothing new will be reported, so once
+  // EPOLLRDHUP was seen we read on until EOF (nginx's pending_eof).
+  Io read_turn(EdgeConn& ec) {
+    Conn& conn = ec.conn;
+    for (int i = 0; i < kReadsPerWake; ++i) {
+      if (!conn.wants_read()) return Io::kMore;
+      ssize_t r = read_retry(conn.fd, buf.data(), kReadChunk);
+      if (r > 0) {
+        consume(conn, buf.data(), static_cast<std::size_t>(r), c, *ctx);
+        if (static_cast<std::size_t>(r) < kReadChunk && !ec.rdhup) return Io::kAgain;
+        continue;
+      }
+      if (r == 0) {
+        conn.peer_eof = true;
+        conn.codec.finish(conn.out);
+        return Io::kEof;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Io::kAgain;
+      count_io_error(errno, c);
+      return Io::kError;
+    }
+    return Io::kMore;
+  }
+
   // One turn for a connection: drain output first (it may lift
   // backpressure), read up to the cap, send what that produced. Returns with
   // the connection closed, waiting for an edge, or back on the ready list.
@@ -75,7 +106,7 @@ struct Loop {
       if (w == Io::kAgain) ec.can_write = false;
     }
     if (ec.can_read && conn.wants_read()) {
-      Io r = read_into(conn, buf.data(), kReadsPerWake, c, *ctx);
+      Io r = read_turn(ec);
       if (r == Io::kError) return close_conn(ec);
       if (r == Io::kAgain || r == Io::kEof) ec.can_read = false;
       if (ec.can_write && conn.wants_write()) {
@@ -163,6 +194,7 @@ int run(Context& ctx) {
       const unsigned ev = events[i].events;
       // EOF, reset and errors are all found by the next read()/write().
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ec->can_read = true;
+      if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ec->rdhup = true;
       if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ec->can_write = true;
       loop.enqueue(*ec);
     }
@@ -190,8 +222,12 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy epoll_edge_strategy = {
-    "epoll-et", "readiness",
-    "edge-triggered epoll, one thread: registered once, capped turns + ready list", 0, false, run,
+    "epoll-et",
+    "readiness",
+    "edge-triggered epoll, one thread: registered once, capped turns + ready list",
+    0,
+    false,
+    run,
 };
 
 }  // namespace muxbench::server

@@ -167,9 +167,8 @@ int run(Context& ctx) {
   std::vector<std::thread> threads;
   for (int i = 1; i < n; ++i) {
     try {
-      threads.emplace_back([&ctx, loop = loops[static_cast<std::size_t>(i)].get()] {
-        loop->serve(ctx);
-      });
+      threads.emplace_back(
+          [&ctx, loop = loops[static_cast<std::size_t>(i)].get()] { loop->serve(ctx); });
     } catch (const std::system_error& e) {
       std::fprintf(stderr, "epoll-reuseport: starting thread %d of %d: %s\n", i + 1, n, e.what());
       // Wake the loops already running (stop_fd stays readable) and wait.
@@ -188,8 +187,12 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy epoll_reuseport_strategy = {
-    "epoll-reuseport", "readiness",
-    "one epoll loop per thread, each with its own SO_REUSEPORT listener", -1, true, run,
+    "epoll-reuseport",
+    "readiness",
+    "one epoll loop per thread, each with its own SO_REUSEPORT listener",
+    -1,
+    true,
+    run,
 };
 
 }  // namespace muxbench::server

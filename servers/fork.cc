@@ -4,7 +4,9 @@
 // that serves it with blocking read()/write() and _exit()s. The kernel
 // scheduler is the multiplexer. A reaper thread in the parent waits for
 // children (no zombies) and keeps the set of live pids, so that on stop the
-// parent signals exactly its own children: SIGTERM, then SIGKILL after 400 ms.
+// parent signals exactly its own children: SIGTERM (a child turns it into a
+// shutdown() of its connection, so it still adds its counters to the shared
+// totals and exits), then SIGKILL after 400 ms.
 // Trade-offs: full isolation (a crash kills one connection), but each
 // connection costs a fork() (page-table copy, ~100 us and up) plus a process:
 // its own stack, page tables and kernel task (~100+ KiB resident).

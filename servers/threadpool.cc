@@ -48,13 +48,13 @@ struct Pool {
 };
 
 struct Worker {
-  Pool* pool;
+  std::shared_ptr<Pool> pool;  // workers that miss the stop deadline outlive run()
   int index;
 };
 
 void* worker_main(void* arg) {
   std::unique_ptr<Worker> w(static_cast<Worker*>(arg));
-  Pool& pool = *w->pool;
+  Pool& pool = *w->pool;  // kept alive by w
   Counters c;
   for (;;) {
     int fd;
@@ -82,8 +82,7 @@ void* worker_main(void* arg) {
 }
 
 // Closes the queue, unblocks the workers and waits up to `wait` for them.
-// Returns whether all exited.
-bool shut_pool(Pool& pool, int started, Counters& c, std::chrono::milliseconds wait) {
+void shut_pool(Pool& pool, int started, Counters& c, std::chrono::milliseconds wait) {
   std::unique_lock<std::mutex> lock(pool.mu);
   pool.closing = true;
   for (int fd : pool.queue) {
@@ -95,13 +94,11 @@ bool shut_pool(Pool& pool, int started, Counters& c, std::chrono::milliseconds w
     if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
   }
   pool.work_cv.notify_all();
-  return pool.done_cv.wait_for(lock, wait, [&] { return pool.exited == started; });
+  pool.done_cv.wait_for(lock, wait, [&] { return pool.exited == started; });
 }
 
 int run(Context& ctx) {
-  // On the heap: workers that miss the stop deadline are left running and
-  // must not outlive what they read (main.cc exits the process shortly).
-  auto* pool = new Pool;
+  auto pool = std::make_shared<Pool>();
   pool->ctx = &ctx;
   pool->serving.assign(static_cast<std::size_t>(ctx.threads), -1);
   pthread_attr_t attr;
@@ -116,7 +113,7 @@ int run(Context& ctx) {
       delete w;
       std::fprintf(stderr, "threadpool: starting worker %d of %d: %s\n", i + 1, ctx.threads,
                    errno_string(err).c_str());
-      if (shut_pool(*pool, i, c, std::chrono::milliseconds(500))) delete pool;
+      shut_pool(*pool, i, c, std::chrono::milliseconds(500));
       pthread_attr_destroy(&attr);
       return 1;
     }
@@ -140,7 +137,7 @@ int run(Context& ctx) {
     pool->work_cv.notify_one();
   }
 
-  if (shut_pool(*pool, ctx.threads, c, std::chrono::milliseconds(500))) delete pool;
+  shut_pool(*pool, ctx.threads, c, std::chrono::milliseconds(500));
   ctx.totals.add(c);
   return 0;
 }

@@ -1,0 +1,562 @@
+// io_uring — completion-based I/O with liburing, one thread: Linux's
+// counterpart of the IOCP model the book's chapter ends with.
+//
+// Mechanism: instead of asking "which fds are ready?" the loop submits the
+// operations themselves (accept, recv, send) to a submission ring and reaps
+// their results from a completion ring; one io_uring_enter() both submits a
+// batch and waits. Where the kernel has them, a single multishot accept keeps
+// producing connections, and one multishot recv per connection keeps
+// producing data into buffers the kernel picks from a registered buffer ring
+// (so idle connections pin no buffer). Each connection has at most one send
+// in flight; output produced meanwhile waits in a second buffer (the buffer of
+// a send in flight must not move).
+// Backpressure: while more than kMaxPendingOutput is queued the multishot recv
+// is cancelled (single-shot: not re-armed), and re-armed once output drains.
+// A recv that ends with -ENOBUFS (buffer ring empty) is simply re-armed: the
+// buffers come back as soon as the batch of completions is processed.
+// EMFILE/ENFILE on accept: the listener is briefly made non-blocking, the
+// reserve-fd trick sheds what is queued, and accepting resumes after 10 ms.
+// Trade-offs: fewest syscalls per byte (no readiness round trip; many
+// operations per io_uring_enter), for the most bookkeeping: every operation's
+// buffer must stay valid until its completion, and a connection is freed only
+// once its last operation has completed.
+// Limits: kernel 5.6+ (IORING_OP_ACCEPT/RECV/SEND); multishot accept and
+// buffer rings 5.19, multishot recv 6.0 (probed at start; older kernels fall
+// back to single-shot accept and recv into a per-connection buffer; setting
+// MUXBENCH_IO_URING_SINGLESHOT=1 forces that fallback for testing);
+// SINGLE_ISSUER/DEFER_TASKRUN 6.1 (optional). Containers often block
+// io_uring (seccomp, sysctl kernel.io_uring_disabled): start-up then fails
+// with one line naming the reason.
+// Try it: muxbench-server --strategy io_uring --port 40713 & nc 127.0.0.1 40713
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conn.h"
+#include "muxbench/net.h"
+
+namespace muxbench::server {
+namespace {
+
+constexpr unsigned kSqEntries = 1024;
+constexpr unsigned kCqEntries = 16384;  // multishot ops post many CQEs per SQE
+constexpr unsigned kBufCount = 1024;    // provided buffers; a power of two
+constexpr unsigned kBufSize = 8192;     // 8 MiB in all, touched only as used
+constexpr int kBufGroup = 0;
+constexpr long long kAcceptBackoffNs = 10'000'000;  // after EMFILE/ENFILE
+
+// user_data: op (8 bits) | slot (24 bits) | generation (32 bits). The
+// generation makes a completion for a freed and reused slot recognisable.
+enum Op : std::uint64_t {
+  kAccept = 1,
+  kAcceptCancel,
+  kBackoff,
+  kStop,
+  kRecv,
+  kSend,
+  kRecvCancel,
+};
+
+struct UConn {
+  Conn conn;            // codec; conn.out collects output not yet in flight
+  std::string sending;  // the bytes of the send in flight, from send_off on
+  std::size_t send_off = 0;
+  std::unique_ptr<char[]> rbuf;  // single-shot recv target (no buffer ring)
+  std::uint32_t slot = 0;
+  std::uint32_t gen = 0;
+  int inflight = 0;  // operations whose final completion is outstanding
+  bool recv_armed = false;
+  bool send_armed = false;
+  bool cancel_armed = false;
+  bool closing = false;
+
+  std::size_t pending() const { return sending.size() - send_off + conn.out.size(); }
+  bool wants_read() const { return !closing && !conn.peer_eof && pending() < kMaxPendingOutput; }
+};
+
+std::uint64_t tag(Op op, const UConn* u = nullptr) {
+  if (u == nullptr) return op;
+  return op | (std::uint64_t{u->slot} << 8) | (std::uint64_t{u->gen} << 32);
+}
+
+struct Loop {
+  io_uring ring{};
+  bool ring_ok = false;
+  const Context* ctx = nullptr;
+  Counters c;
+  AcceptGuard acceptor;
+
+  bool multishot_accept = false;
+  bool multishot_recv = false;  // implies the buffer ring below
+  io_uring_buf_ring* br = nullptr;
+  char* bufs = nullptr;
+  unsigned bufs_returned = 0;  // added to the ring, not yet published
+
+  bool accept_armed = false;
+  bool accept_dead = false;  // the listener failed for good (reported once)
+  bool backoff_armed = false;
+  __kernel_timespec backoff_ts{0, kAcceptBackoffNs};
+
+  std::vector<UConn*> slots;
+  std::vector<std::uint32_t> free_slots;
+  std::uint32_t next_gen = 0;
+
+  ~Loop() {
+    close_all();
+    // Exiting the ring cancels what is in flight; only then may buffers go.
+    if (ring_ok) io_uring_queue_exit(&ring);
+    if (br != nullptr) ::munmap(br, kBufCount * sizeof(io_uring_buf));
+    if (bufs != nullptr) ::munmap(bufs, std::size_t{kBufCount} * kBufSize);
+  }
+
+  // At stop: closes every connection without waiting for its operations
+  // (io_uring_queue_exit cancels them; they only hold file references).
+  void close_all() {
+    for (UConn*& u : slots) {
+      if (u == nullptr) continue;
+      close_fd(u->conn.fd);
+      ++c.closed;
+      delete u;
+      u = nullptr;
+    }
+  }
+
+  io_uring_sqe* sqe() {
+    io_uring_sqe* s = io_uring_get_sqe(&ring);
+    if (s == nullptr) {  // submission ring full: hand the batch to the kernel
+      io_uring_submit(&ring);
+      s = io_uring_get_sqe(&ring);
+    }
+    return s;
+  }
+
+  UConn* lookup(std::uint64_t ud) {
+    std::uint32_t slot = static_cast<std::uint32_t>(ud >> 8) & 0xffffff;
+    std::uint32_t gen = static_cast<std::uint32_t>(ud >> 32);
+    if (slot >= slots.size() || slots[slot] == nullptr || slots[slot]->gen != gen) return nullptr;
+    return slots[slot];
+  }
+
+  bool setup_buf_ring() {
+    void* mem = ::mmap(nullptr, kBufCount * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) return false;
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(mem);
+    reg.ring_entries = kBufCount;
+    reg.bgid = kBufGroup;
+    if (io_uring_register_buf_ring(&ring, &reg, 0) != 0) {
+      ::munmap(mem, kBufCount * sizeof(io_uring_buf));
+      return false;
+    }
+    br = static_cast<io_uring_buf_ring*>(mem);
+    void* data = ::mmap(nullptr, std::size_t{kBufCount} * kBufSize, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (data == MAP_FAILED) return false;
+    bufs = static_cast<char*>(data);
+    io_uring_buf_ring_init(br);
+    for (unsigned i = 0; i < kBufCount; ++i) return_buffer(static_cast<std::uint16_t>(i));
+    publish_buffers();
+    return true;
+  }
+
+  void return_buffer(std::uint16_t bid) {
+    io_uring_buf_ring_add(br, bufs + std::size_t{bid} * kBufSize, kBufSize, bid,
+                          io_uring_buf_ring_mask(kBufCount), static_cast<int>(bufs_returned++));
+  }
+
+  void publish_buffers() {
+    if (bufs_returned == 0) return;
+    io_uring_buf_ring_advance(br, static_cast<int>(bufs_returned));
+    bufs_returned = 0;
+  }
+
+  // --- accept -------------------------------------------------------------
+
+  void arm_accept() {
+    io_uring_sqe* s = sqe();
+    if (s == nullptr) return;  // retried on the next turn
+    // Accepted sockets stay blocking: io_uring would otherwise complete a recv
+    // on an empty O_NONBLOCK socket with -EAGAIN instead of waiting.
+    if (multishot_accept) {
+      io_uring_prep_multishot_accept(s, ctx->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    } else {
+      io_uring_prep_accept(s, ctx->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    }
+    io_uring_sqe_set_data64(s, tag(kAccept));
+    accept_armed = true;
+  }
+
+  void arm_backoff() {
+    if (backoff_armed) return;
+    io_uring_sqe* s = sqe();
+    if (s == nullptr) return;
+    io_uring_prep_timeout(s, &backoff_ts, 0, 0);
+    io_uring_sqe_set_data64(s, tag(kBackoff));
+    backoff_armed = true;
+  }
+
+  // Out of descriptors: take what is queued off the listener (serving any
+  // connection a freed descriptor allows, dropping the rest via the reserve
+  // fd). The listener is non-blocking only meanwhile, with no accept armed.
+  void shed_queued() {
+    int flags = ::fcntl(ctx->listen_fd, F_GETFL, 0);
+    if (flags < 0 || ::fcntl(ctx->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0) return;
+    for (int k = 0; k < 64; ++k) {
+      int fd = acceptor.accept(ctx->listen_fd, SOCK_CLOEXEC, c);
+      if (fd >= 0) {
+        add_conn(fd);
+        continue;
+      }
+      if (errno != EMFILE) break;  // EAGAIN: queue empty
+    }
+    ::fcntl(ctx->listen_fd, F_SETFL, flags);
+  }
+
+  void on_accept(int res, unsigned flags) {
+    const bool more = (flags & IORING_CQE_F_MORE) != 0;
+    if (!more) accept_armed = false;
+    if (res >= 0) {
+      ++c.accepted;
+      add_conn(res);
+      if (!accept_armed && !backoff_armed) arm_accept();
+      return;
+    }
+    const int err = -res;
+    if (ctx->stop_requested() || err == ECANCELED) return;
+    if (is_fd_exhaustion(err)) {
+      if (accept_armed) {  // still armed: stop it before shedding
+        if (io_uring_sqe* s = sqe()) {
+          io_uring_prep_cancel64(s, tag(kAccept), 0);
+          io_uring_sqe_set_data64(s, tag(kAcceptCancel));
+        }
+      } else {
+        shed_queued();
+      }
+      arm_backoff();
+      return;
+    }
+    if (err == EINVAL && multishot_accept) {
+      std::fprintf(stderr, "io_uring: multishot accept rejected (EINVAL): using single-shot\n");
+      multishot_accept = false;
+      if (!accept_armed) arm_accept();
+      return;
+    }
+    if (err == EINVAL) {
+      if (!accept_dead) {
+        std::fprintf(stderr, "io_uring: accept: %s; no longer accepting\n",
+                     errno_string(err).c_str());
+      }
+      accept_dead = true;
+      return;
+    }
+    ++c.errors_accept;
+    if (is_transient_accept_error(err)) {
+      if (!accept_armed && !backoff_armed) arm_accept();
+    } else {
+      arm_backoff();  // unknown failure: do not spin on it
+    }
+  }
+
+  // --- connections --------------------------------------------------------
+
+  void add_conn(int fd) {
+    auto* u = new UConn();
+    u->conn.fd = fd;
+    u->gen = ++next_gen;
+    if (!free_slots.empty()) {
+      u->slot = free_slots.back();
+      free_slots.pop_back();
+    } else if (slots.size() < 0xffffff) {
+      u->slot = static_cast<std::uint32_t>(slots.size());
+      slots.push_back(nullptr);
+    } else {
+      ++c.errors_io;
+      close_fd(fd);
+      ++c.closed;
+      delete u;
+      return;
+    }
+    slots[u->slot] = u;
+    pump(*u);
+  }
+
+  void start_close(UConn& u) {
+    if (u.closing) return;
+    u.closing = true;
+    // Completes an armed recv (with 0) and send (with an error) promptly.
+    if (u.recv_armed || u.send_armed) ::shutdown(u.conn.fd, SHUT_RDWR);
+    maybe_free(u);
+  }
+
+  void maybe_free(UConn& u) {
+    if (!u.closing || u.inflight != 0) return;
+    close_fd(u.conn.fd);
+    ++c.closed;
+    slots[u.slot] = nullptr;
+    free_slots.push_back(u.slot);
+    delete &u;
+  }
+
+  // Starts whatever the connection needs next, or closes it when done.
+  void pump(UConn& u) {
+    if (u.closing) return maybe_free(u);
+    if (!u.send_armed && u.pending() > 0 && !arm_send(u)) return fail(u);
+    if (u.wants_read()) {
+      if (!u.recv_armed && !u.cancel_armed && !arm_recv(u)) return fail(u);
+    } else if (u.recv_armed && !u.cancel_armed && multishot_recv && !u.conn.peer_eof) {
+      // Backpressure: stop the multishot recv (data already in flight is
+      // still taken; the bound is soft by at most a few buffers).
+      io_uring_sqe* s = sqe();
+      if (s == nullptr) return fail(u);
+      io_uring_prep_cancel64(s, tag(kRecv, &u), 0);
+      io_uring_sqe_set_data64(s, tag(kRecvCancel, &u));
+      u.cancel_armed = true;
+      ++u.inflight;
+    }
+    if (u.conn.peer_eof && u.pending() == 0 && !u.send_armed) start_close(u);
+  }
+
+  void fail(UConn& u) {  // no submission queue entry to be had
+    ++c.errors_io;
+    start_close(u);
+  }
+
+  bool arm_recv(UConn& u) {
+    io_uring_sqe* s = sqe();
+    if (s == nullptr) return false;
+    if (multishot_recv) {
+      io_uring_prep_recv_multishot(s, u.conn.fd, nullptr, 0, 0);
+      s->flags |= IOSQE_BUFFER_SELECT;
+      s->buf_group = kBufGroup;
+    } else {
+      if (!u.rbuf) u.rbuf = std::make_unique<char[]>(kReadChunk);
+      io_uring_prep_recv(s, u.conn.fd, u.rbuf.get(), kReadChunk, 0);
+    }
+    io_uring_sqe_set_data64(s, tag(kRecv, &u));
+    u.recv_armed = true;
+    ++u.inflight;
+    return true;
+  }
+
+  bool arm_send(UConn& u) {
+    if (u.send_off == u.sending.size()) {  // previous send done: take the rest
+      u.sending.swap(u.conn.out);
+      u.conn.out.clear();
+      u.send_off = 0;
+    }
+    io_uring_sqe* s = sqe();
+    if (s == nullptr) return false;
+    io_uring_prep_send(s, u.conn.fd, u.sending.data() + u.send_off, u.sending.size() - u.send_off,
+                       MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(s, tag(kSend, &u));
+    u.send_armed = true;
+    ++u.inflight;
+    return true;
+  }
+
+  void on_recv(UConn* u, int res, unsigned flags) {
+    const char* data = nullptr;
+    std::uint16_t bid = 0;
+    if (flags & IORING_CQE_F_BUFFER) {
+      bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      data = bufs + std::size_t{bid} * kBufSize;
+    }
+    if (u != nullptr) {
+      if (!(flags & IORING_CQE_F_MORE)) {
+        u->recv_armed = false;
+        --u->inflight;
+      }
+      if (data == nullptr && u->rbuf) data = u->rbuf.get();
+      handle_recv(*u, res, data);
+    }
+    if (flags & IORING_CQE_F_BUFFER) return_buffer(bid);  // after the codec copied it
+  }
+
+  void handle_recv(UConn& u, int res, const char* data) {
+    if (u.closing) return maybe_free(u);
+    if (res > 0) {
+      consume(u.conn, data, static_cast<std::size_t>(res), c, *ctx);
+    } else if (res == 0) {
+      u.conn.peer_eof = true;
+      u.conn.codec.finish(u.conn.out);
+    } else if (res == -EINVAL && multishot_recv && !u.recv_armed) {
+      std::fprintf(stderr, "io_uring: multishot recv rejected (EINVAL): using single-shot\n");
+      multishot_recv = false;
+    } else if (res != -ENOBUFS && res != -ECANCELED) {
+      // -ENOBUFS: the buffer ring ran dry; -ECANCELED: our backpressure
+      // cancel. Both just need re-arming, which pump() does when due.
+      count_io_error(-res, c);
+      return start_close(u);
+    }
+    pump(u);
+  }
+
+  void on_send(UConn& u, int res) {
+    u.send_armed = false;
+    --u.inflight;
+    if (u.closing) return maybe_free(u);
+    if (res < 0) {
+      count_io_error(-res, c);
+      return start_close(u);
+    }
+    c.bytes_out += static_cast<std::uint64_t>(res);
+    u.send_off += static_cast<std::size_t>(res);
+    if (u.send_off == u.sending.size()) {
+      u.sending.clear();
+      u.send_off = 0;
+    }
+    pump(u);
+  }
+
+  void on_recv_cancel(UConn& u) {
+    u.cancel_armed = false;
+    --u.inflight;
+    pump(u);
+  }
+};
+
+// Sets up the ring with the most helpful flags this kernel accepts.
+int init_ring(io_uring& ring) {
+  const unsigned attempts[] = {
+      IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,  // 6.1
+      IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,                                // 5.19
+      IORING_SETUP_CQSIZE,                                                            // 5.5
+      0,
+  };
+  int ret = -EINVAL;
+  for (unsigned flags : attempts) {
+    io_uring_params p{};
+    p.flags = flags;
+    p.cq_entries = kCqEntries;
+    ret = io_uring_queue_init_params(kSqEntries, &ring, &p);
+    if (ret != -EINVAL) break;  // success, or a reason other than unknown flags
+  }
+  return ret;
+}
+
+const char* init_hint(int err) {
+  switch (err) {
+    case ENOSYS:
+      return "io_uring is not available: kernel without io_uring, or blocked by seccomp";
+    case EPERM:
+      return "io_uring is not permitted: sysctl kernel.io_uring_disabled or a container policy";
+    case ENOMEM:
+      return "RLIMIT_MEMLOCK too low for the rings (kernels before 5.12)";
+    default:
+      return "io_uring is unavailable";
+  }
+}
+
+int run(Context& ctx) {
+  Loop loop;
+  loop.ctx = &ctx;
+  int ret = init_ring(loop.ring);
+  if (ret < 0) {
+    std::fprintf(stderr, "io_uring: io_uring_queue_init: %s (%s)\n", errno_string(-ret).c_str(),
+                 init_hint(-ret));
+    return 1;
+  }
+  loop.ring_ok = true;
+
+  // Kernel feature probe. Multishot accept and buffer rings came with
+  // IORING_OP_SOCKET (5.19), multishot recv with IORING_OP_SEND_ZC (6.0).
+  const char* force = std::getenv("MUXBENCH_IO_URING_SINGLESHOT");
+  const bool allow_multishot = force == nullptr || std::strcmp(force, "1") != 0;
+  if (io_uring_probe* probe = io_uring_get_probe_ring(&loop.ring)) {
+    loop.multishot_accept = allow_multishot && io_uring_opcode_supported(probe, IORING_OP_SOCKET);
+    loop.multishot_recv = allow_multishot && io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
+                          loop.setup_buf_ring();
+    io_uring_free_probe(probe);
+  }
+  if (!loop.multishot_recv) {
+    std::fprintf(stderr, "io_uring: %s: single-shot %s recv into per-connection buffers\n",
+                 allow_multishot ? "kernel lacks multishot recv or buffer rings"
+                                 : "MUXBENCH_IO_URING_SINGLESHOT=1",
+                 loop.multishot_accept ? "(multishot accept)," : "accept,");
+  }
+
+  io_uring_sqe* s = loop.sqe();
+  if (s == nullptr) {
+    std::fprintf(stderr, "io_uring: no submission queue entry at start-up\n");
+    return 1;
+  }
+  io_uring_prep_poll_add(s, ctx.stop_fd, POLLIN);
+  io_uring_sqe_set_data64(s, tag(kStop));
+  loop.arm_accept();
+  ret = io_uring_submit(&loop.ring);
+  if (ret < 0) {
+    std::fprintf(stderr, "io_uring: io_uring_submit: %s\n", errno_string(-ret).c_str());
+    return 1;
+  }
+  ctx.ready();
+
+  bool stop = false;
+  while (!stop && !ctx.stop_requested()) {
+    if (!loop.accept_armed && !loop.backoff_armed && !loop.accept_dead) loop.arm_accept();
+    if (loop.br != nullptr) loop.publish_buffers();
+    ret = io_uring_submit_and_wait(&loop.ring, 1);
+    if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+      std::fprintf(stderr, "io_uring: io_uring_submit_and_wait: %s\n", errno_string(-ret).c_str());
+      break;
+    }
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&loop.ring, head, cqe) {
+      ++seen;
+      const std::uint64_t ud = io_uring_cqe_get_data64(cqe);
+      switch (static_cast<Op>(ud & 0xff)) {
+        case kStop:
+          stop = true;
+          break;
+        case kAccept:
+          loop.on_accept(cqe->res, cqe->flags);
+          break;
+        case kAcceptCancel:
+          break;
+        case kBackoff:
+          loop.backoff_armed = false;  // the loop re-arms accept
+          break;
+        case kRecv:
+          loop.on_recv(loop.lookup(ud), cqe->res, cqe->flags);
+          break;
+        case kSend:
+          if (UConn* u = loop.lookup(ud)) loop.on_send(*u, cqe->res);
+          break;
+        case kRecvCancel:
+          if (UConn* u = loop.lookup(ud)) loop.on_recv_cancel(*u);
+          break;
+      }
+    }
+    io_uring_cq_advance(&loop.ring, seen);
+  }
+
+  loop.close_all();
+  ctx.totals.add(loop.c);
+  return 0;
+}
+
+}  // namespace
+
+extern const Strategy io_uring_strategy = {
+    "io_uring",
+    "completion",
+    "io_uring, one thread: multishot accept/recv, provided buffers, one send in flight",
+    0,
+    false,
+    run,
+};
+
+}  // namespace muxbench::server
