@@ -1,0 +1,143 @@
+"""Points, repetitions and workload variants."""
+
+import copy
+
+import pytest
+
+from helpers import fixture_doc, write_json
+from muxbench_plots.aggregate import build_series, group_cells
+from muxbench_plots.inputs import load_results
+
+
+def _group(groups, label):
+    found = [g for g in groups if g.label == label]
+    assert found, [g.label for g in groups]
+    return found[0]
+
+
+def test_groups_of_the_fixture(small):
+    groups = group_cells(small.cells)
+    assert [g.label for g in groups] == ["pingpong", "idle · active 10", "rate"]
+    assert [g.slug for g in groups] == ["pingpong", "idle-active10", "rate"]
+    pp = groups[0]
+    assert pp.strategies == ["thread", "select", "epoll", "epoll-oneshot", "libevent", "io_uring"]
+    assert pp.connection_counts == [10, 100, 2000]
+
+
+def test_repetitions_median_min_max(small):
+    pp = _group(group_cells(small.cells), "pingpong")
+    p = pp.point("epoll", 10)
+    st = p.stat("requests_per_s")
+    assert (st.median, st.min, st.max, st.n) == (50000, 47000, 52000, 3)
+    assert p.status == "ok"
+    # Two ok repetitions and one failed: median of the two, status partial.
+    p = pp.point("epoll", 100)
+    st = p.stat("requests_per_s")
+    assert (st.median, st.min, st.max, st.n) == (89000, 88000, 90000, 2)
+    assert p.status == "partial"
+    assert pp.point("select", 2000).status == "skipped"
+    assert pp.point("thread", 2000).status == "failed"
+    assert pp.point("epoll-oneshot", 10) is None
+
+
+def test_build_series_marks_every_cell_without_a_value(small):
+    pp = _group(group_cells(small.cells), "pingpong")
+    series, marks = build_series(pp.points, "requests_per_s")
+    by = {s.strategy: s for s in series}
+    assert by["epoll"].x == [10, 100, 2000]
+    assert by["epoll"].y == [50000, 89000, 81000]
+    assert by["epoll"].lo == [47000, 88000, 80000]
+    assert by["epoll"].hi == [52000, 90000, 82000]
+    assert by["select"].x == [10, 100]
+    assert {(m.strategy, m.x, m.kind) for m in marks} == {
+        ("thread", 2000, "failed"), ("select", 2000, "skipped"), ("epoll", 100, "failed")}
+    reasons = {cid: why for m in marks for cid, why in m.reasons}
+    assert reasons["select/pingpong/c2000/r0"] == \
+        "select: 2000 connections exceed FD_SETSIZE (1024)"
+    # An ok cell that did not measure the metric is marked too.
+    _, marks = build_series(pp.points, "server_memory_per_connection_bytes")
+    assert ("io_uring", 2000, "no data") in {(m.strategy, m.x, m.kind) for m in marks}
+
+
+def test_idle_x_is_idle_connections(small):
+    idle = _group(group_cells(small.cells), "idle · active 10")
+    series, marks = build_series(idle.points, "requests_per_s",
+                                 x_of=lambda p: p.connections - p.active)
+    by = {s.strategy: s for s in series}
+    assert by["epoll"].x == [0, 90, 1990]
+    assert by["epoll"].y == [40000, 39500, 39000]
+    assert {(m.strategy, m.x, m.kind) for m in marks} == {("thread", 1990, "failed"),
+                                                           ("select", 1990, "skipped")}
+
+
+def test_a_parameter_that_differs_at_one_point_splits_the_workload(tmp_path):
+    doc = fixture_doc("results-single.json")
+    base = doc["cells"][0]
+    cells = []
+    for i, (conns, size) in enumerate([(10, 64), (10, 4096), (100, 64), (100, 4096)]):
+        c = copy.deepcopy(base)
+        c.update(id=f"epoll/bulk/c{conns}/m{size}/r0", workload="bulk", connections=conns,
+                 active=conns)
+        c["params"]["message_size_bytes"] = size
+        c["metrics"]["requests_per_s"] = 1000 * (i + 1)
+        cells.append(c)
+    doc["cells"] = cells
+    groups = group_cells(load_results(write_json(tmp_path, doc)).cells)
+    assert [g.label for g in groups] == ["bulk · message 64 B", "bulk · message 4096 B"]
+    assert [g.slug for g in groups] == ["bulk-msg64", "bulk-msg4096"]
+    s, _ = build_series(groups[1].points, "requests_per_s")
+    assert (s[0].x, s[0].y) == ([10, 100], [2000, 4000])
+
+
+def test_a_parameter_that_follows_connections_does_not_split(tmp_path):
+    doc = fixture_doc("results-single.json")
+    base = doc["cells"][0]
+    cells = []
+    for conns in (10, 100, 1000):
+        c = copy.deepcopy(base)
+        c.update(id=f"epoll/rate/c{conns}/r0", workload="rate", connections=conns, active=conns)
+        c["params"]["rate_per_s"] = conns * 100     # the rate scales with connections
+        cells.append(c)
+    doc["cells"] = cells
+    groups = group_cells(load_results(write_json(tmp_path, doc)).cells)
+    assert len(groups) == 1 and groups[0].connection_counts == [10, 100, 1000]
+
+
+def test_single_point(single):
+    groups = group_cells(single.cells)
+    assert len(groups) == 1
+    series, marks = build_series(groups[0].points, "p99_ns")
+    assert len(series) == 1 and series[0].x == [100] and series[0].y == [100000]
+    assert marks == []
+
+
+@pytest.mark.parametrize("statuses, expect", [
+    (["ok", "ok"], "ok"), (["ok", "failed"], "partial"), (["failed", "skipped"], "failed"),
+    (["skipped", "skipped"], "skipped")])
+def test_point_status(tmp_path, statuses, expect):
+    doc = fixture_doc("results-single.json")
+    base = doc["cells"][0]
+    doc["cells"] = []
+    for rep, st in enumerate(statuses):
+        c = copy.deepcopy(base)
+        c.update(id=f"epoll/pingpong/c100/r{rep}", repetition=rep, status=st)
+        doc["cells"].append(c)
+    groups = group_cells(load_results(write_json(tmp_path, doc)).cells)
+    assert groups[0].point("epoll", 100).status == expect
+
+
+def test_idle_is_split_by_active(tmp_path):
+    """The C10K chart holds active fixed: idle cells with another active count
+    form another group (and chart)."""
+    doc = fixture_doc("results-single.json")
+    base = doc["cells"][0]
+    cells = []
+    for conns, active in ((100, 10), (1000, 10), (1000, 100), (5000, 100)):
+        c = copy.deepcopy(base)
+        c.update(id=f"epoll/idle/c{conns}/r{len(cells)}", workload="idle", connections=conns,
+                 active=active, repetition=len(cells))
+        cells.append(c)
+    doc["cells"] = cells
+    groups = group_cells(load_results(write_json(tmp_path, doc)).cells)
+    assert [(g.label, g.connection_counts) for g in groups] == [
+        ("idle · active 10", [100, 1000]), ("idle · active 100", [1000, 5000])]
