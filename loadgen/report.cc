@@ -1,0 +1,447 @@
+#include "report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace muxbench::loadgen {
+namespace {
+
+using nlohmann::json;
+
+json null_if(bool empty, std::uint64_t v) { return empty ? json(nullptr) : json(v); }
+
+json rate_or_null(double num, double seconds) {
+  return seconds > 0 ? json(num / seconds) : json(nullptr);
+}
+
+json error_json(const ErrorCounts& e) {
+  json j = json::object();
+  for (int i = 0; i < kErrKinds; ++i) j[kErrNames[static_cast<std::size_t>(i)]] = e.n[i];
+  j["total"] = e.total();
+  return j;
+}
+
+Histogram from_sparse(const SparseBuckets& b) {
+  Histogram h;
+  for (const auto& [index, n] : b) h.record(Histogram::bucket_highest(index), n);
+  return h;
+}
+
+}  // namespace
+
+json latency_json(const Histogram& h) {
+  const bool e = h.empty();
+  json buckets = json::array();
+  h.for_each_bucket([&](std::size_t i, std::uint64_t n) {
+    buckets.push_back({Histogram::bucket_highest(i), n});
+  });
+  return {
+      {"count", h.count()},
+      {"min_ns", null_if(e, h.min())},
+      {"mean_ns", e ? json(nullptr) : json(h.mean())},
+      {"stdev_ns", e ? json(nullptr) : json(h.stdev())},
+      {"p50_ns", null_if(e, h.percentile(50))},
+      {"p90_ns", null_if(e, h.percentile(90))},
+      {"p99_ns", null_if(e, h.percentile(99))},
+      {"p999_ns", null_if(e, h.percentile(99.9))},
+      {"p9999_ns", null_if(e, h.percentile(99.99))},
+      {"max_ns", null_if(e, h.max())},
+      {"histogram",
+       {{"lowest_ns", 1},
+        {"highest_ns", Histogram::kHighestTrackable},
+        {"sub_buckets", Histogram::kSubBuckets},
+        {"significant_figures", 2},
+        {"relative_error", Histogram::kRelativeError},
+        {"bucket_value", "highest_equivalent_ns"},
+        {"clamped", h.clamped()},
+        {"buckets", std::move(buckets)}}},
+  };
+}
+
+json build_report(const Config& cfg, const RunInfo& run, const std::vector<WorkerResult>& workers) {
+  Histogram latency, latency_unc, send_lag, connect_latency;
+  ErrorCounts by_phase[kPhases];
+  std::uint64_t sent = 0, completed = 0, verified = 0, mismatched = 0, lost = 0, unsent = 0;
+  std::uint64_t in_window = 0;
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
+  std::uint64_t c_attempted = 0, c_established = 0, c_failed = 0, c_ramp = 0;
+  int open_start = 0, open_end = 0, active_open_start = 0, active_open_end = 0;
+  const WorkerResult* mismatch_sample = nullptr;
+  bool addr_not_available = false;
+  for (const WorkerResult& w : workers) {
+    latency.merge(w.latency);
+    latency_unc.merge(w.latency_uncorrected);
+    send_lag.merge(w.send_lag);
+    connect_latency.merge(w.connect_latency);
+    for (int p = 0; p < kPhases; ++p) by_phase[p] += w.errors[p];
+    sent += w.sent;
+    completed += w.completed;
+    in_window += w.completed_in_window;
+    verified += w.verified;
+    mismatched += w.mismatched;
+    lost += w.lost;
+    unsent += w.unsent;
+    bytes_sent += w.bytes_sent;
+    bytes_received += w.bytes_received;
+    c_attempted += w.connect_attempted;
+    c_established += w.connect_established;
+    c_failed += w.connect_failed;
+    c_ramp += w.ramp_established;
+    open_start += w.open_at_measure_start;
+    open_end += w.open_at_measure_end;
+    active_open_start += w.active_open_at_measure_start;
+    active_open_end += w.active_open_at_measure_end;
+    if (mismatch_sample == nullptr && w.has_mismatch_sample) mismatch_sample = &w;
+    addr_not_available = addr_not_available || w.saw_addr_not_available;
+  }
+  ErrorCounts errors = by_phase[kRamp];
+  errors += by_phase[kMeasure];
+
+  const double measure_s = static_cast<double>(run.measure_ns) / 1e9;
+  const bool open = cfg.open_loop();
+
+  json config = {
+      {"target", cfg.target_text},
+      {"connections", cfg.connections},
+      {"active", cfg.active},
+      {"threads", cfg.threads},
+      {"message_size_bytes", cfg.message_size},
+      {"pipeline", cfg.pipeline},
+      {"warmup_s", cfg.warmup_s},
+      {"duration_s", cfg.duration_s},
+      {"rate_per_s", open ? json(cfg.rate) : json(nullptr)},
+      {"reconnect", cfg.reconnect},
+      {"connect_rate_per_s", cfg.connect_rate > 0 ? json(cfg.connect_rate) : json(nullptr)},
+      {"timeout_s", cfg.timeout_s},
+      {"cpus", cfg.cpus_text.empty() ? json(nullptr) : json(cfg.cpus_text)},
+      {"seed", cfg.seed},
+      {"interval_s", cfg.interval_s},
+      {"mode", open ? "open_loop" : "closed_loop"},
+  };
+
+  // Time series: every interval of the warm-up and the measurement, empty
+  // ones included (a stall shows as zeros), workers merged.
+  struct Merged {
+    std::uint64_t requests = 0, errors = 0, mismatches = 0;
+    Histogram lat, lat_unc;
+  };
+  std::map<std::int64_t, Merged> merged;
+  for (const WorkerResult& w : workers) {
+    for (const IntervalSample& s : w.intervals) {
+      Merged& m = merged[s.index];
+      m.requests += s.requests;
+      m.errors += s.errors;
+      m.mismatches += s.mismatches;
+      m.lat.merge(from_sparse(s.latency));
+      if (open) m.lat_unc.merge(from_sparse(s.latency_uncorrected));
+    }
+  }
+  json series = json::array();
+  const Nanos iv = std::max<Nanos>(seconds_to_ns(cfg.interval_s), 1'000'000);
+  if (run.measure_ns > 0 || run.warmup_ns > 0) {
+    // Intervals count from the planned end of the warm-up; an interrupted
+    // warm-up ends early.
+    const Nanos planned_warmup = seconds_to_ns(cfg.warmup_s);
+    const std::int64_t first = -((planned_warmup + iv - 1) / iv);
+    const std::int64_t last = (run.measure_ns + iv - 1) / iv - 1;
+    for (std::int64_t k = first; k <= last; ++k) {
+      const Nanos lo = std::max<Nanos>(k * iv, -planned_warmup);
+      const Nanos hi =
+          std::min<Nanos>((k + 1) * iv, k < 0 ? run.warmup_ns - planned_warmup : run.measure_ns);
+      if (hi <= lo) continue;
+      const double dur = static_cast<double>(hi - lo) / 1e9;
+      auto it = merged.find(k);
+      Merged empty;
+      const Merged& m = it == merged.end() ? empty : it->second;
+      json e = {
+          {"t_s", static_cast<double>(lo) / 1e9},
+          {"duration_s", dur},
+          {"phase", k < 0 ? "warmup" : "measure"},
+          {"requests", m.requests},
+          {"requests_per_s", static_cast<double>(m.requests) / dur},
+          {"errors", m.errors},
+          {"mismatches", m.mismatches},
+          {"p50_ns", null_if(m.lat.empty(), m.lat.percentile(50))},
+          {"p99_ns", null_if(m.lat.empty(), m.lat.percentile(99))},
+          {"max_ns", null_if(m.lat.empty(), m.lat.max())},
+      };
+      if (open) e["p99_uncorrected_ns"] = null_if(m.lat_unc.empty(), m.lat_unc.percentile(99));
+      series.push_back(std::move(e));
+    }
+  }
+
+  // The client watching itself.
+  json per_thread = json::array();
+  double user = 0, sys = 0, busiest = 0, busy_sum = 0;
+  bool delay_known = true;
+  double run_delay = 0;
+  long nivcsw = 0;
+  int threads_with_cpu = 0;
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    const WorkerResult& w = workers[i];
+    json t = {{"thread", i},
+              {"connections", w.connections},
+              {"active", w.active},
+              {"completed", w.completed}};
+    if (w.cpu_valid && w.measure_wall_s > 0) {
+      const double cpu = w.cpu.user_s + w.cpu.sys_s;
+      const double delay = std::max(w.cpu.run_delay_s, 0.0);
+      const double busy = std::min((cpu + delay) / w.measure_wall_s, 1.0);
+      user += w.cpu.user_s;
+      sys += w.cpu.sys_s;
+      busiest = std::max(busiest, busy);
+      busy_sum += busy;
+      ++threads_with_cpu;
+      if (w.cpu.run_delay_s < 0) delay_known = false;
+      run_delay += delay;
+      nivcsw += w.cpu.involuntary_switches;
+      t["cpu_user_s"] = w.cpu.user_s;
+      t["cpu_sys_s"] = w.cpu.sys_s;
+      t["run_delay_s"] = w.cpu.run_delay_s < 0 ? json(nullptr) : json(w.cpu.run_delay_s);
+      t["busy_fraction"] = busy;
+      t["cpu_fraction"] = cpu / w.measure_wall_s;
+      t["involuntary_context_switches"] = w.cpu.involuntary_switches;
+      t["voluntary_context_switches"] = w.cpu.voluntary_switches;
+    }
+    per_thread.push_back(std::move(t));
+  }
+  const bool cpu_known = threads_with_cpu > 0;
+  json client = {
+      {"threads", static_cast<int>(workers.size())},
+      {"cpu_user_s", cpu_known ? json(user) : json(nullptr)},
+      {"cpu_sys_s", cpu_known ? json(sys) : json(nullptr)},
+      {"cpu_us_per_request",
+       cpu_known && in_window > 0 ? json((user + sys) * 1e6 / static_cast<double>(in_window))
+                                  : json(nullptr)},
+      {"busy_fraction", cpu_known ? json(busiest) : json(nullptr)},
+      {"busy_fraction_mean",
+       cpu_known ? json(busy_sum / threads_with_cpu) : json(nullptr)},
+      {"client_saturated", cpu_known && busiest >= kSaturatedBusyFraction},
+      {"saturation_threshold", kSaturatedBusyFraction},
+      {"run_delay_s", cpu_known && delay_known ? json(run_delay) : json(nullptr)},
+      {"involuntary_context_switches", nivcsw},
+      {"process_cpu_user_s", run.process_cpu_user_s},
+      {"process_cpu_sys_s", run.process_cpu_sys_s},
+      {"max_rss_bytes", run.max_rss_kb * 1024},
+      {"per_thread", std::move(per_thread)},
+  };
+
+  std::vector<std::string> warnings = run.warnings;
+  if (addr_not_available) {
+    warnings.push_back(
+        "connect failed with EADDRNOTAVAIL: no free local (address, port) pair for the target. "
+        "Each source address has " +
+        std::to_string(run.port_range_hi - run.port_range_lo + 1) +
+        " ephemeral ports (net.ipv4.ip_local_port_range " + std::to_string(run.port_range_lo) +
+        "-" + std::to_string(run.port_range_hi) +
+        ") and a closed connection holds its port in TIME_WAIT for 60 s; this run used " +
+        std::to_string(run.source_addresses) +
+        " source address(es). Use fewer connections or a lower reconnect rate, or widen the "
+        "port range.");
+  }
+  if (cfg.open_loop() && unsent > 0) {
+    warnings.push_back(std::to_string(unsent) +
+                       " requests due in the measurement were never sent (--pipeline limit with "
+                       "a slow server, or the client fell behind): the target rate was not met");
+  }
+  if (cpu_known && busiest >= kSaturatedBusyFraction) {
+    warnings.push_back("client_saturated: a load-generator thread was busy " +
+                       std::to_string(static_cast<int>(busiest * 100)) +
+                       "% of the measurement; the result may be limited by the client, not the "
+                       "server (try --threads or --cpu)");
+  }
+  const int idle_total = cfg.connections - cfg.active;
+  const int idle_lost = (open_start - active_open_start) - (open_end - active_open_end);
+  if (run.ok && idle_total > 0 && open_end - active_open_end < idle_total) {
+    warnings.push_back(std::to_string(idle_total - (open_end - active_open_end)) + " of " +
+                       std::to_string(idle_total) +
+                       " idle connections were not open at the end of the measurement");
+  }
+
+  json first_mismatch = nullptr;
+  if (mismatch_sample != nullptr) {
+    first_mismatch = {{"connection", mismatch_sample->mismatch_connection},
+                      {"expected", mismatch_sample->mismatch_expected},
+                      {"received", mismatch_sample->mismatch_received}};
+  }
+
+  json phases_errors = json::object();
+  for (int p = 0; p < kPhases; ++p) {
+    phases_errors[kPhaseNames[static_cast<std::size_t>(p)]] = error_json(by_phase[p]);
+  }
+
+  json sources = {{"count", run.source_addresses}};
+  if (!run.source_address_list.empty()) sources["range"] = run.source_address_list;
+
+  json report = {
+      {"schema_version", kSchemaVersion},
+      {"tool", "muxbench-loadgen"},
+      {"started_at", run.started_at},
+      {"argv", run.argv},
+      {"config", std::move(config)},
+      {"status", run.ok ? "ok" : "failed"},
+      {"failure_reason", run.ok ? json(nullptr) : json(run.failure_reason)},
+      {"interrupted", run.interrupted},
+      {"warnings", warnings},
+      {"phases",
+       {{"ramp_ns", run.ramp_ns},
+        {"warmup_ns", run.warmup_ns},
+        {"measure_ns", run.measure_ns},
+        {"drain_ns", run.drain_ns},
+        {"close_ns", run.close_ns}}},
+      {"connect",
+       {{"attempted", c_attempted},
+        {"established", c_established},
+        {"failed", c_failed},
+        {"established_in_ramp", c_ramp},
+        {"latency", latency_json(connect_latency)}}},
+      {"connections",
+       {{"total", cfg.connections},
+        {"active", cfg.active},
+        {"idle", idle_total},
+        {"open_at_measure_start", open_start},
+        {"active_open_at_measure_start", active_open_start},
+        {"open_at_measure_end", open_end},
+        {"active_open_at_measure_end", active_open_end},
+        {"idle_lost_during_measure", std::max(idle_lost, 0)}}},
+      {"requests",
+       {{"sent", sent},
+        {"completed", completed},
+        {"completed_in_window", in_window},
+        {"lost", lost},
+        {"bytes_sent", bytes_sent},
+        {"bytes_received", bytes_received}}},
+      {"throughput",
+       {{"requests_per_s", rate_or_null(static_cast<double>(in_window), measure_s)},
+        {"bytes_per_s", rate_or_null(static_cast<double>(bytes_received), measure_s)},
+        {"sent_bytes_per_s", rate_or_null(static_cast<double>(bytes_sent), measure_s)}}},
+      {"rate", open ? json{{"target_per_s", cfg.rate},
+                           {"achieved_per_s",
+                            rate_or_null(static_cast<double>(in_window), measure_s)},
+                           {"sent_per_s", rate_or_null(static_cast<double>(sent), measure_s)},
+                           {"per_connection_per_s",
+                            cfg.active > 0 ? json(cfg.rate / cfg.active) : json(nullptr)},
+                           {"unsent", unsent},
+                           {"send_lag", latency_json(send_lag)}}
+                    : json(nullptr)},
+      {"latency", latency_json(latency)},
+      {"latency_uncorrected", open ? latency_json(latency_unc) : json(nullptr)},
+      {"errors", error_json(errors)},
+      {"errors_by_phase", std::move(phases_errors)},
+      {"verification",
+       {{"verified_replies", verified},
+        {"mismatched_replies", mismatched},
+        {"first_mismatch", std::move(first_mismatch)}}},
+      {"timeseries", std::move(series)},
+      {"client", std::move(client)},
+      {"limits",
+       {{"nofile_soft", run.nofile_soft},
+        {"nofile_hard", run.nofile_hard},
+        {"source_addresses", run.source_addresses},
+        {"ephemeral_ports", {run.port_range_lo, run.port_range_hi}}}},
+  };
+  return report;
+}
+
+namespace {
+
+std::string fmt_ns(const json& v) {
+  if (v.is_null()) return "-";
+  const double ns = v.get<double>();
+  char buf[32];
+  if (ns < 1e3) {
+    std::snprintf(buf, sizeof buf, "%.0fns", ns);
+  } else if (ns < 1e6) {
+    std::snprintf(buf, sizeof buf, "%.1fus", ns / 1e3);
+  } else if (ns < 1e9) {
+    std::snprintf(buf, sizeof buf, "%.2fms", ns / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3fs", ns / 1e9);
+  }
+  return buf;
+}
+
+std::string fmt_num(const json& v, const char* f = "%.0f") {
+  if (v.is_null()) return "-";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, f, v.get<double>());
+  return buf;
+}
+
+void print_latency(std::FILE* out, const char* label, const json& l) {
+  std::fprintf(out, "  %-10s min %s  p50 %s  p90 %s  p99 %s  p99.9 %s  p99.99 %s  max %s\n", label,
+               fmt_ns(l["min_ns"]).c_str(), fmt_ns(l["p50_ns"]).c_str(),
+               fmt_ns(l["p90_ns"]).c_str(), fmt_ns(l["p99_ns"]).c_str(),
+               fmt_ns(l["p999_ns"]).c_str(), fmt_ns(l["p9999_ns"]).c_str(),
+               fmt_ns(l["max_ns"]).c_str());
+}
+
+}  // namespace
+
+void print_summary(std::FILE* out, const json& r) {
+  const json& c = r["config"];
+  std::fprintf(out, "muxbench-loadgen: %s, %d connections (%d active), %d thread(s), %s, %zu-byte lines, pipeline %d%s\n",
+               c["target"].get<std::string>().c_str(), c["connections"].get<int>(),
+               c["active"].get<int>(), r["client"]["threads"].get<int>(),
+               c["rate_per_s"].is_null()
+                   ? "closed loop"
+                   : ("open loop at " + fmt_num(c["rate_per_s"]) + " req/s").c_str(),
+               c["message_size_bytes"].get<std::size_t>(), c["pipeline"].get<int>(),
+               c["reconnect"].get<bool>() ? ", reconnect per request" : "");
+  const json& ph = r["phases"];
+  std::fprintf(out, "  phases     ramp %s, warm-up %s, measurement %s, drain %s, close %s\n",
+               fmt_ns(ph["ramp_ns"]).c_str(), fmt_ns(ph["warmup_ns"]).c_str(),
+               fmt_ns(ph["measure_ns"]).c_str(), fmt_ns(ph["drain_ns"]).c_str(),
+               fmt_ns(ph["close_ns"]).c_str());
+  std::fprintf(out, "  connect    %s established of %s attempted, p50 %s, max %s\n",
+               fmt_num(r["connect"]["established"]).c_str(),
+               fmt_num(r["connect"]["attempted"]).c_str(),
+               fmt_ns(r["connect"]["latency"]["p50_ns"]).c_str(),
+               fmt_ns(r["connect"]["latency"]["max_ns"]).c_str());
+  std::fprintf(out, "  requests   %s measured, %s completed in the window: %s req/s, %s MB/s received\n",
+               fmt_num(r["requests"]["completed"]).c_str(),
+               fmt_num(r["requests"]["completed_in_window"]).c_str(),
+               fmt_num(r["throughput"]["requests_per_s"]).c_str(),
+               r["throughput"]["bytes_per_s"].is_null()
+                   ? "-"
+                   : fmt_num(json(r["throughput"]["bytes_per_s"].get<double>() / 1e6), "%.1f")
+                         .c_str());
+  if (!r["rate"].is_null()) {
+    std::fprintf(out, "  rate       target %s/s, achieved %s/s, unsent %s\n",
+                 fmt_num(r["rate"]["target_per_s"]).c_str(),
+                 fmt_num(r["rate"]["achieved_per_s"]).c_str(),
+                 fmt_num(r["rate"]["unsent"]).c_str());
+    print_latency(out, "latency", r["latency"]);
+    print_latency(out, "(uncorr.)", r["latency_uncorrected"]);
+  } else {
+    print_latency(out, "latency", r["latency"]);
+  }
+  std::string kinds;
+  for (const auto& [k, v] : r["errors"].items()) {
+    if (k != "total" && v.get<std::uint64_t>() > 0) {
+      kinds += (kinds.empty() ? " (" : ", ") + k + " " + std::to_string(v.get<std::uint64_t>());
+    }
+  }
+  if (!kinds.empty()) kinds += ")";
+  std::fprintf(out, "  errors     %s%s; replies verified %s, mismatched %s\n",
+               fmt_num(r["errors"]["total"]).c_str(), kinds.c_str(),
+               fmt_num(r["verification"]["verified_replies"]).c_str(),
+               fmt_num(r["verification"]["mismatched_replies"]).c_str());
+  const json& cl = r["client"];
+  std::fprintf(out, "  client     cpu %s s user + %s s sys, %s us/request, busiest thread %s%% busy%s\n",
+               fmt_num(cl["cpu_user_s"], "%.2f").c_str(), fmt_num(cl["cpu_sys_s"], "%.2f").c_str(),
+               fmt_num(cl["cpu_us_per_request"], "%.2f").c_str(),
+               cl["busy_fraction"].is_null()
+                   ? "-"
+                   : fmt_num(json(cl["busy_fraction"].get<double>() * 100)).c_str(),
+               cl["client_saturated"].get<bool>() ? "  << CLIENT SATURATED" : "");
+  for (const auto& w : r["warnings"]) {
+    std::fprintf(out, "  warning    %s\n", w.get<std::string>().c_str());
+  }
+  if (r["status"] != "ok") {
+    std::fprintf(out, "  FAILED     %s\n", r["failure_reason"].get<std::string>().c_str());
+  }
+}
+
+}  // namespace muxbench::loadgen

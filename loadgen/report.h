@@ -1,0 +1,56 @@
+// The load generator's report: one JSON document (schema in docs/results.md,
+// "Load generator output") built from the merged per-thread results, and a
+// short human summary printed from that same document.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "loadgen.h"
+
+namespace muxbench::loadgen {
+
+inline constexpr int kSchemaVersion = 1;
+
+// Above this fraction of the measurement spent on a CPU (or waiting for one),
+// a worker thread was the bottleneck rather than the server.
+inline constexpr double kSaturatedBusyFraction = 0.9;
+
+// What the main thread knows about the run as a whole.
+struct RunInfo {
+  std::string started_at;  // ISO-8601 UTC
+  std::vector<std::string> argv;
+  Nanos ramp_ns = 0;
+  Nanos warmup_ns = 0;
+  Nanos measure_ns = 0;
+  Nanos drain_ns = 0;
+  Nanos close_ns = 0;
+  bool ok = true;
+  std::string failure_reason;
+  bool interrupted = false;
+  std::vector<std::string> warnings;
+  long nofile_soft = 0;
+  long nofile_hard = 0;
+  int source_addresses = 1;  // 1: the kernel's choice
+  std::vector<std::string> source_address_list;  // when spread: first and last
+  int port_range_lo = 0;
+  int port_range_hi = 0;
+  double process_cpu_user_s = 0;
+  double process_cpu_sys_s = 0;
+  long max_rss_kb = 0;
+};
+
+// The <LATENCY> object: count, min/mean/stdev/percentiles/max in ns (null when
+// empty) and the non-empty buckets.
+nlohmann::json latency_json(const Histogram& h);
+
+nlohmann::json build_report(const Config& cfg, const RunInfo& run,
+                            const std::vector<WorkerResult>& workers);
+
+// A few lines for people, from the report.
+void print_summary(std::FILE* out, const nlohmann::json& report);
+
+}  // namespace muxbench::loadgen
