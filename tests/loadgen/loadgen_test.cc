@@ -254,15 +254,16 @@ TEST(Loadgen, VerificationCatchesFlippedBytes) {
   CorruptServer server({"--flip-every", "10"});
   ASSERT_NE(server.port(), 0);
   auto run = run_loadgen(server.port(), {"--connections", "2", "--warmup", "0.1", "--duration",
-                                         "0.5"});
+                                         "1"});
   ASSERT_REPORT(run);
   const json& r = run.report;
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(r["status"], "ok");
   const auto completed = r["requests"]["completed"].get<double>();
   const auto bad = r["verification"]["mismatched_replies"].get<double>();
-  ASSERT_GT(completed, 200);
-  EXPECT_NEAR(bad, completed / 10, completed * 0.01 + 3) << r["verification"].dump();
+  ASSERT_GT(completed, 100) << "a starved machine? " << r["requests"].dump();
+  // Every 10th line per connection is flipped; window edges cost a few either way.
+  EXPECT_NEAR(bad, completed / 10, completed * 0.02 + 4) << r["verification"].dump();
   EXPECT_EQ(r["verification"]["verified_replies"].get<double>() + bad, completed);
   EXPECT_EQ(r["errors"]["mismatch"].get<double>(), bad);
   const json& fm = r["verification"]["first_mismatch"];
