@@ -9,6 +9,7 @@ MUXBENCH_PACKAGES=(
   libevent-dev liburing-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
   python3 python3-matplotlib python3-pytest python3-jsonschema
+  chromium   # headless render check of the HTML report (plots/tests)
 )
 
 # Python tools must run with Debian's interpreter: the python3 first on PATH
