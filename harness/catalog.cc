@@ -1,0 +1,108 @@
+#include "catalog.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+#include "spawn.h"
+
+namespace muxbench::harness {
+
+std::optional<std::vector<StrategyInfo>> load_strategies(const std::string& server_path,
+                                                         std::string* err) {
+  char tmpl[] = "/tmp/muxbench-list-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  if (fd < 0) {
+    *err = "cannot create a temporary file";
+    return std::nullopt;
+  }
+  ::close(fd);
+  std::string out_path = tmpl;
+  SpawnOptions so;
+  so.argv = {server_path, "--list-json"};
+  so.stdout_path = out_path;
+  so.stderr_path = out_path + ".err";
+  auto cleanup = [&] {
+    std::remove(out_path.c_str());
+    std::remove(so.stderr_path.c_str());
+  };
+  std::string spawn_err;
+  auto child = Child::spawn(so, &spawn_err);
+  if (!child) {
+    *err = spawn_err;
+    cleanup();
+    return std::nullopt;
+  }
+  if (!child->wait_until(Clock::now() + std::chrono::seconds(10))) {
+    *err = server_path + " --list-json did not finish within 10 s";
+    cleanup();
+    return std::nullopt;
+  }
+  if (!child->exit_info()->clean()) {
+    *err = server_path + " --list-json: " + child->exit_info()->describe() + ": " +
+           file_tail(so.stderr_path, 400);
+    cleanup();
+    return std::nullopt;
+  }
+  std::vector<StrategyInfo> out;
+  try {
+    std::FILE* f = std::fopen(out_path.c_str(), "rb");
+    nlohmann::json j = f ? nlohmann::json::parse(f) : nlohmann::json();
+    if (f) std::fclose(f);
+    for (const auto& s : j) {
+      StrategyInfo info;
+      info.name = s.at("name").get<std::string>();
+      info.family = s.at("family").get<std::string>();
+      info.summary = s.value("summary", "");
+      info.default_threads = s.value("default_threads", 0);
+      info.takes_threads = s.value("takes_threads", false);
+      out.push_back(std::move(info));
+    }
+  } catch (const std::exception& e) {
+    *err = server_path + " --list-json printed something that is not a strategy list: " +
+           e.what();
+    cleanup();
+    return std::nullopt;
+  }
+  cleanup();
+  if (out.empty()) {
+    *err = server_path + " --list-json lists no strategy";
+    return std::nullopt;
+  }
+  return out;
+}
+
+const std::vector<WorkloadInfo>& workloads() {
+  static const std::vector<WorkloadInfo> kWorkloads = {
+      {"pingpong", "all N connections active, closed loop, 64-byte lines: the scaling curve",
+       64, 0, 0, false},
+      {"idle", "N connections open, a fixed number active (default 100, capped at N): the C10K curve",
+       64, 100, 0, false},
+      {"churn", "a new connection per request: the cost of accept, fork, thread creation",
+       64, 0, 0, true},
+      {"bulk", "16 KiB lines, closed loop: bytes per second, copies and buffer handling",
+       16384, 0, 0, false},
+      {"rate", "open loop at a fixed total request rate: latency under load, corrected for CO",
+       64, 0, 2000, false},
+  };
+  return kWorkloads;
+}
+
+const WorkloadInfo* find_workload(const std::string& name) {
+  for (const auto& w : workloads()) {
+    if (name == w.name) return &w;
+  }
+  return nullptr;
+}
+
+std::string workload_names() {
+  std::string s;
+  for (const auto& w : workloads()) {
+    if (!s.empty()) s += ", ";
+    s += w.name;
+  }
+  return s;
+}
+
+}  // namespace muxbench::harness

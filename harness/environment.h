@@ -1,0 +1,23 @@
+// The machine and build a run happened on, recorded once per results file.
+#pragma once
+
+#include <string>
+
+#include "suite.h"
+
+namespace muxbench::harness {
+
+struct BuildInfo {
+  std::string build_type;  // CMAKE_BUILD_TYPE of the harness build
+  std::string sanitizer;   // none, asan, tsan
+  // True for builds whose numbers mean nothing: sanitizers, Debug, no type.
+  bool unfit_for_results() const;
+};
+
+BuildInfo build_info();
+
+// host, kernel, CPU, compiler and flags, build type, git commit, library
+// versions, descriptor limits and the network sysctls (docs/results.md).
+json collect_environment(const std::string& server_path, const std::string& loadgen_path);
+
+}  // namespace muxbench::harness

@@ -1,0 +1,72 @@
+// muxbench: runs suites of (strategy, workload, connections) cells against
+// muxbench-server with muxbench-loadgen, records one JSON results file per
+// run, and shows it.
+//
+//   muxbench list
+//   muxbench run --suite smoke
+//   muxbench run --suite default --strategies epoll,poll --connections 10,1000
+//   muxbench show results/20251201-053000-vm-smoke.json
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+
+namespace muxbench::harness {
+
+std::string default_bin_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<std::size_t>(n));
+  auto slash = p.find_last_of('/');
+  return slash == std::string::npos ? "." : p.substr(0, slash);
+}
+
+namespace {
+std::vector<std::string> g_command_line;
+}
+
+const std::vector<std::string>& command_line() { return g_command_line; }
+
+void error(const std::string& message) {
+  std::fprintf(stderr, "muxbench: %s\n", message.c_str());
+}
+
+}  // namespace muxbench::harness
+
+int main(int argc, char** argv) {
+  using namespace muxbench::harness;
+  muxbench::harness::g_command_line.assign(argv, argv + argc);
+  CLI::App app{"muxbench: runs benchmark suites against muxbench-server and records the results"};
+  app.require_subcommand(1);
+  struct Command {
+    const char* name;
+    const char* help;
+    CommandMain (*setup)(CLI::App&);
+  };
+  // The subcommands, in the order --help lists them.
+  const Command commands[] = {
+      {"list", "List strategies (from muxbench-server), workloads and built-in suites", setup_list},
+      {"run", "Run a suite and record a results file", setup_run},
+      {"show", "Print a results file as summary tables", setup_show},
+  };
+  std::vector<std::pair<CLI::App*, CommandMain>> mains;
+  for (const Command& c : commands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    mains.emplace_back(sub, c.setup(*sub));
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);  // prints help or the error
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  for (auto& [sub, run] : mains) {
+    if (sub->parsed()) return run();
+  }
+  return kExitUsage;
+}

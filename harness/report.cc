@@ -1,0 +1,307 @@
+#include "report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace muxbench::harness {
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::optional<double> metric(const json& cell, const char* key) {
+  if (!cell.contains("metrics") || !cell["metrics"].is_object()) return std::nullopt;
+  const json& m = cell["metrics"];
+  if (!m.contains(key) || !m[key].is_number()) return std::nullopt;
+  return m[key].get<double>();
+}
+
+std::optional<double> median(std::vector<double> v) {
+  if (v.empty()) return std::nullopt;
+  std::sort(v.begin(), v.end());
+  std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Display width of UTF-8 text (µ is two bytes, one column).
+std::size_t width(const std::string& s) {
+  std::size_t w = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xC0) != 0x80) ++w;
+  }
+  return w;
+}
+
+std::string pad(const std::string& s, std::size_t w, bool right) {
+  std::size_t sw = width(s);
+  if (sw >= w) return s;
+  std::string fill(w - sw, ' ');
+  return right ? fill + s : s + fill;
+}
+
+std::string metric_text(const std::vector<const json*>& ok, TableMetric what) {
+  auto med = [&](const char* key) {
+    std::vector<double> v;
+    for (const json* c : ok) {
+      if (auto x = metric(*c, key)) v.push_back(*x);
+    }
+    return median(v);
+  };
+  auto or_dash = [](std::optional<double> v, std::string (*f)(double)) {
+    return v ? f(*v) : std::string("?");
+  };
+  switch (what) {
+    case TableMetric::kRequests:
+      return or_dash(med("requests_per_s"), format_rate) + " " + or_dash(med("p99_ns"), format_ns);
+    case TableMetric::kLatency:
+      return or_dash(med("p50_ns"), format_ns) + "/" + or_dash(med("p99_ns"), format_ns) + "/" +
+             or_dash(med("p999_ns"), format_ns);
+    case TableMetric::kCpu: {
+      auto v = med("server_cpu_us_per_request");
+      return v ? fmt(*v < 10 ? "%.2fµs" : "%.1fµs", *v) : std::string("?");
+    }
+    case TableMetric::kMemory:
+      return or_dash(med("server_memory_per_connection_bytes"), format_bytes) + "/" +
+             or_dash(med("server_pss_per_connection_bytes"), format_bytes) + " " +
+             or_dash(med("server_rss_peak_bytes"), format_bytes);
+    case TableMetric::kBandwidth:
+      return or_dash(med("bytes_per_s"), format_bytes) + "/s";
+  }
+  return "?";
+}
+
+const char* metric_caption(TableMetric what, const std::string& workload) {
+  switch (what) {
+    case TableMetric::kRequests:
+      return workload == "rate" ? "achieved requests/s and p99 latency (corrected for coordinated omission)"
+                                : "requests/s and p99 latency";
+    case TableMetric::kLatency:
+      return "latency p50/p99/p99.9";
+    case TableMetric::kCpu:
+      return "server CPU per request (user+sys after READY / reply lines)";
+    case TableMetric::kMemory:
+      return "server memory per connection by RSS/by PSS ('?': not measured), and peak RSS "
+             "(whole process group)";
+    case TableMetric::kBandwidth:
+      return "bytes per second (both directions' payload as the load generator counts it)";
+  }
+  return "";
+}
+
+std::vector<std::string> string_list(const json& j) {
+  std::vector<std::string> v;
+  if (j.is_array()) {
+    for (const auto& x : j) {
+      if (x.is_string()) v.push_back(x.get<std::string>());
+    }
+  }
+  return v;
+}
+
+}  // namespace
+
+bool parse_table_metric(const std::string& name, TableMetric* out) {
+  static const std::map<std::string, TableMetric> k = {{"requests", TableMetric::kRequests},
+                                                       {"latency", TableMetric::kLatency},
+                                                       {"cpu", TableMetric::kCpu},
+                                                       {"memory", TableMetric::kMemory},
+                                                       {"bandwidth", TableMetric::kBandwidth}};
+  auto it = k.find(name);
+  if (it == k.end()) return false;
+  *out = it->second;
+  return true;
+}
+
+std::string format_rate(double v) {
+  if (v >= 1e6) return fmt(v >= 1e7 ? "%.1fM" : "%.2fM", v / 1e6);
+  if (v >= 1e4) return fmt("%.1fk", v / 1e3);
+  if (v >= 1e3) return fmt("%.2fk", v / 1e3);
+  return fmt(v >= 10 ? "%.0f" : "%.1f", v);
+}
+
+std::string format_ns(double ns) {
+  if (ns >= 1e9) return fmt(ns >= 1e10 ? "%.0fs" : "%.1fs", ns / 1e9);
+  if (ns >= 1e6) return fmt(ns >= 1e8 ? "%.0fms" : ns >= 1e7 ? "%.1fms" : "%.2fms", ns / 1e6);
+  if (ns >= 1e3) return fmt(ns >= 1e5 ? "%.0fµs" : ns >= 1e4 ? "%.1fµs" : "%.2fµs", ns / 1e3);
+  return fmt("%.0fns", ns);
+}
+
+std::string format_bytes(double b) {
+  if (b >= 1024.0 * 1024 * 1024) return fmt("%.2fGiB", b / (1024.0 * 1024 * 1024));
+  if (b >= 1024.0 * 1024) return fmt("%.1fMiB", b / (1024.0 * 1024));
+  if (b >= 1024.0) return fmt("%.1fKiB", b / 1024.0);
+  return fmt("%.0fB", b);
+}
+
+std::string format_duration(double s) {
+  long t = std::lround(s);
+  char buf[32];
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  } else if (t >= 60) {
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lds", t);
+  }
+  return buf;
+}
+
+std::string headline(const json& cell) {
+  std::string status = cell.value("status", "?");
+  if (status == "skipped") return "skipped: " + cell.value("reason", std::string());
+  if (status == "failed") {
+    std::string why = cell["reason"].is_string() ? cell["reason"].get<std::string>() : "?";
+    return "FAILED: " + why;
+  }
+  std::string s;
+  if (auto r = metric(cell, "requests_per_s")) s += format_rate(*r) + " req/s";
+  if (auto p = metric(cell, "p99_ns")) s += ", p99 " + format_ns(*p);
+  if (auto c = metric(cell, "server_cpu_us_per_request")) s += ", " + fmt("%.1f", *c) + " µs CPU/req";
+  return s.empty() ? "ok" : s;
+}
+
+std::string summary_tables(const json& doc, TableMetric what) {
+  const json& cells = doc["cells"];
+  std::vector<std::string> workload_order = string_list(doc["suite"].value("workloads", json()));
+  std::vector<std::string> strategy_order = string_list(doc["suite"].value("strategies", json()));
+  for (const auto& c : cells) {
+    std::string w = c.value("workload", ""), s = c.value("strategy", "");
+    if (std::find(workload_order.begin(), workload_order.end(), w) == workload_order.end()) {
+      workload_order.push_back(w);
+    }
+    if (std::find(strategy_order.begin(), strategy_order.end(), s) == strategy_order.end()) {
+      strategy_order.push_back(s);
+    }
+  }
+  std::ostringstream out;
+  int reps = doc["suite"].value("repeat", 1);
+  for (const auto& w : workload_order) {
+    std::set<int> conns;
+    std::map<std::pair<std::string, int>, std::vector<const json*>> by;
+    for (const auto& c : cells) {
+      if (c.value("workload", "") != w) continue;
+      int n = c.value("connections", 0);
+      conns.insert(n);
+      by[{c.value("strategy", ""), n}].push_back(&c);
+    }
+    if (conns.empty()) continue;
+    out << "\n" << w << ": " << metric_caption(what, w);
+    if (reps > 1) out << "; median of " << reps << " repetitions";
+    out << "\n";
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> head = {"strategy"};
+    for (int n : conns) head.push_back("c" + std::to_string(n));
+    rows.push_back(head);
+    for (const auto& s : strategy_order) {
+      std::vector<std::string> row = {s};
+      bool any = false;
+      for (int n : conns) {
+        auto it = by.find({s, n});
+        if (it == by.end()) {
+          row.push_back("-");
+          continue;
+        }
+        any = true;
+        std::vector<const json*> ok;
+        int failed = 0, skipped = 0;
+        for (const json* c : it->second) {
+          std::string st = c->value("status", "");
+          if (st == "ok") ok.push_back(c);
+          if (st == "failed") ++failed;
+          if (st == "skipped") ++skipped;
+        }
+        if (!ok.empty()) {
+          row.push_back(metric_text(ok, what) + (failed ? " (" + std::to_string(failed) + " FAILED)" : ""));
+        } else if (failed) {
+          row.push_back("FAILED");
+        } else {
+          row.push_back(skipped ? "skip" : "-");
+        }
+      }
+      if (any) rows.push_back(row);
+    }
+    std::vector<std::size_t> widths(head.size(), 0);
+    for (const auto& row : rows) {
+      for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+    }
+    for (const auto& row : rows) {
+      std::string line = " ";
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        line += " " + pad(row[i], widths[i], i > 0);
+        if (i + 1 < row.size()) line += " ";
+      }
+      out << line << "\n";
+    }
+  }
+  // The reasons: every failure, and each distinct skip reason once.
+  std::vector<std::string> failures;
+  std::map<std::string, int> skips;
+  std::vector<std::string> skip_order;
+  for (const auto& c : cells) {
+    std::string st = c.value("status", "");
+    std::string reason = c["reason"].is_string() ? c["reason"].get<std::string>() : "";
+    if (st == "failed") failures.push_back(c.value("id", "?") + ": " + reason);
+    if (st == "skipped") {
+      if (skips[reason]++ == 0) skip_order.push_back(reason);
+    }
+  }
+  if (!failures.empty()) {
+    out << "\nFAILED (" << failures.size() << "):\n";
+    for (const auto& f : failures) out << "  " << f << "\n";
+  }
+  if (!skip_order.empty()) {
+    out << "\nskipped:\n";
+    for (const auto& r : skip_order) {
+      out << "  " << r << " (" << skips[r] << (skips[r] == 1 ? " cell" : " cells") << ")\n";
+    }
+  }
+  return out.str();
+}
+
+std::string document_header(const json& doc, const std::string& path) {
+  std::ostringstream out;
+  const json& e = doc.value("environment", json::object());
+  const json& s = doc.value("suite", json::object());
+  auto str = [](const json& j, const char* k) {
+    return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string("?");
+  };
+  out << path << "\n";
+  out << "  suite " << str(s, "name") << " (" << str(s, "source") << "): "
+      << s.value("duration_s", 0.0) << " s measured after " << s.value("warmup_s", 0.0)
+      << " s warm-up, " << s.value("repeat", 1) << " repetition(s)";
+  const json& p = s.value("placement", json::object());
+  if (p.is_object() && (p.value("server_cpus", json()).is_string() || p.value("loadgen_cpus", json()).is_string())) {
+    out << ", server on CPU " << (p["server_cpus"].is_string() ? p["server_cpus"].get<std::string>() : "any")
+        << ", load generator on CPU "
+        << (p["loadgen_cpus"].is_string() ? p["loadgen_cpus"].get<std::string>() : "any");
+  }
+  out << "\n";
+  out << "  host " << str(e, "host") << ", " << str(e, "cpu_model") << " x" << e.value("cpu_count", 0)
+      << ", " << str(e, "kernel").substr(0, 40) << "\n";
+  std::string commit = str(e, "git_commit");
+  out << "  build " << str(e, "build_type") << " (sanitizer " << str(e, "sanitizer") << "), "
+      << str(e, "compiler") << ", commit " << commit.substr(0, 12)
+      << (e.value("git_dirty", json()).is_boolean() && e["git_dirty"].get<bool>() ? " (dirty)" : "") << "\n";
+  int ok = 0, failed = 0, skipped = 0;
+  for (const auto& c : doc["cells"]) {
+    std::string st = c.value("status", "");
+    ok += st == "ok";
+    failed += st == "failed";
+    skipped += st == "skipped";
+  }
+  out << "  started " << str(doc, "started") << ", "
+      << (doc["finished"].is_string() ? "finished " + doc["finished"].get<std::string>()
+                                      : std::string("NOT FINISHED (interrupted or running; --resume continues it)"))
+      << "\n";
+  out << "  cells: " << ok << " ok, " << failed << " failed, " << skipped << " skipped\n";
+  return out.str();
+}
+
+}  // namespace muxbench::harness

@@ -1,0 +1,342 @@
+// muxbench run: plans the cells of a suite and runs them one at a time,
+// recording each in the results file as soon as it ends.
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "cell.h"
+#include "commands.h"
+#include "environment.h"
+#include "muxbench/net.h"
+#include "progress.h"
+#include "report.h"
+#include "results.h"
+#include "spawn.h"
+
+namespace muxbench::harness {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_stop_signal(int) { g_interrupted.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
+struct RunOpts {
+  std::string suite;
+  std::string strategies, workloads, connections;
+  int repeat = -1;  // -1 (and -1.0): not given
+  double duration = -1, warmup = -1;
+  std::string out, resume;
+  bool allow_debug = false;
+  std::string cpu_server, cpu_loadgen;
+  std::string bin_dir;
+  bool dry_run = false;
+};
+
+bool has_overrides(const RunOpts& o) {
+  return !o.suite.empty() || !o.strategies.empty() || !o.workloads.empty() ||
+         !o.connections.empty() || o.repeat != -1 || o.duration != -1 || o.warmup != -1 ||
+         !o.cpu_server.empty() || !o.cpu_loadgen.empty();
+}
+
+json identity(json suite) {
+  suite.erase("source");
+  suite.erase("description");
+  return suite;
+}
+
+// The first top-level key where two suites differ, for the resume error.
+std::string first_difference(const json& a, const json& b) {
+  for (const auto& [k, v] : a.items()) {
+    if (!b.contains(k)) return k + " (only in the results file)";
+    if (b[k] != v) return k + ": " + v.dump() + " in the results file, " + b[k].dump() + " now";
+  }
+  for (const auto& [k, v] : b.items()) {
+    if (!a.contains(k)) return k + " (only now)";
+  }
+  return "?";
+}
+
+void apply_overrides(Suite& s, const RunOpts& o, const std::vector<StrategyInfo>& catalog) {
+  if (!o.strategies.empty()) override_strategies(s, o.strategies, catalog);
+  if (!o.workloads.empty()) override_workloads(s, o.workloads);
+  if (!o.connections.empty()) override_connections(s, o.connections);
+  if (o.repeat != -1) override_repeat(s, o.repeat);
+  if (o.duration != -1) override_duration(s, o.duration);
+  if (o.warmup != -1) override_warmup(s, o.warmup);
+  override_placement(s, o.cpu_server, o.cpu_loadgen);
+}
+
+void print_plan(const std::vector<CellPlan>& cells, const Suite& s) {
+  double total = 0;
+  int run = 0;
+  for (const auto& c : cells) {
+    double est = estimate_cell_seconds(c, s);
+    total += est;
+    run += !c.skip_reason;
+    if (c.skip_reason) {
+      std::printf("  %-36s skip: %s\n", c.id.c_str(), c.skip_reason->c_str());
+    } else {
+      std::printf("  %-36s active %-6d ~%.1f s\n", c.id.c_str(), c.active, est);
+    }
+  }
+  std::printf("%zu cells: %d to run, %zu skipped; estimated %s\n", cells.size(), run,
+              cells.size() - static_cast<std::size_t>(run), format_duration(total).c_str());
+}
+
+bool sleep_interruptible(double seconds) {
+  auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    if (g_interrupted.load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return !g_interrupted.load();
+}
+
+int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
+  BuildInfo build = build_info();
+  if (build.unfit_for_results() && !o.allow_debug && !o.dry_run) {
+    error("refusing to record results from a " +
+          (build.build_type.empty() ? std::string("build without a type") : build.build_type + " build") +
+          " (sanitizer: " + build.sanitizer +
+          "): its numbers mean nothing. Build the release preset (cmake --preset release && cmake "
+          "--build build), or pass --allow-debug-build to record anyway (the file says which build).");
+    return kExitUsage;
+  }
+  const std::string bin = o.bin_dir.empty() ? default_bin_dir() : o.bin_dir;
+  const std::string server_path = bin + "/muxbench-server";
+  const std::string loadgen_path = bin + "/muxbench-loadgen";
+
+  raise_nofile_limit();
+  ignore_sigpipe();
+  become_subreaper();
+
+  std::string err;
+  auto catalog = load_strategies(server_path, &err);
+  if (!catalog) {
+    error(err);
+    return kExitError;
+  }
+
+  // The suite: from the flags, or (resuming) from the results file, which the
+  // flags must then match.
+  Suite suite;
+  json resumed_doc;
+  try {
+    if (!o.resume.empty()) {
+      if (!o.out.empty() && o.out != o.resume) {
+        error("--out and --resume name different files; --resume continues the file it names");
+        return kExitUsage;
+      }
+      resumed_doc = ResultsFile::load(o.resume);
+      Suite recorded;
+      try {
+        recorded = parse_suite(resumed_doc["suite"], *catalog, "resumed");
+      } catch (const SuiteError& e) {
+        throw SuiteError("--resume " + o.resume + ": the recorded suite no longer validates: " + e.what());
+      }
+      recorded.source = resumed_doc["suite"].value("source", "");
+      if (has_overrides(o)) {
+        suite = o.suite.empty() ? recorded : load_suite(o.suite, *catalog);
+        apply_overrides(suite, o, *catalog);
+        json a = identity(resumed_doc["suite"]);
+        json b = identity(suite_to_json(suite));
+        if (a != b) {
+          error("--resume " + o.resume + ": the suite differs from the one recorded in the file (" +
+                first_difference(a, b) + "); run `muxbench run --resume " + o.resume +
+                "` without suite flags to continue it as it was");
+          return kExitUsage;
+        }
+      } else {
+        suite = recorded;
+      }
+    } else {
+      suite = load_suite(o.suite.empty() ? "default" : o.suite, *catalog);
+      apply_overrides(suite, o, *catalog);
+    }
+  } catch (const SuiteError& e) {
+    error(e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    error(e.what());
+    return kExitError;
+  }
+
+  rlimit rl{};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  const long nofile_hard = rl.rlim_max == RLIM_INFINITY ? 0 : static_cast<long>(rl.rlim_max);
+  std::vector<CellPlan> cells = plan_cells(suite, *catalog, nofile_hard);
+
+  if (o.dry_run) {
+    std::printf("suite %s (%s)\n", suite.name.c_str(), suite.source.c_str());
+    print_plan(cells, suite);
+    return kExitOk;
+  }
+
+  CellEnv env;
+  env.server_path = server_path;
+  env.loadgen_path = loadgen_path;
+  env.server_cpus_text = suite.placement.server_cpus;
+  env.loadgen_cpus_text = suite.placement.loadgen_cpus;
+  if (!suite.placement.server_cpus.empty()) env.server_cpus = *parse_cpu_list(suite.placement.server_cpus, &err);
+  if (!suite.placement.loadgen_cpus.empty()) env.loadgen_cpus = *parse_cpu_list(suite.placement.loadgen_cpus, &err);
+  bool any_to_run = false;
+  for (const auto& c : cells) any_to_run |= !c.skip_reason;
+  if (any_to_run && ::access(loadgen_path.c_str(), X_OK) != 0) {
+    error(loadgen_path + " is not there (or not executable): build it (cmake --build build "
+          "--target muxbench-loadgen), or point --bin-dir at a build that has it");
+    return kExitError;
+  }
+
+  // The results file exists from the start, with no cells yet.
+  std::optional<ResultsFile> results;
+  try {
+    if (!o.resume.empty()) {
+      results.emplace(o.resume, resumed_doc);
+      json now = collect_environment(server_path, loadgen_path);
+      const json& was = resumed_doc["environment"];
+      for (const char* k : {"host", "git_commit", "build_type", "sanitizer"}) {
+        if (was.value(k, json()) != now.value(k, json())) {
+          std::fprintf(stderr, "muxbench: warning: resuming with a different %s (%s, was %s)\n", k,
+                       now.value(k, json()).dump().c_str(), was.value(k, json()).dump().c_str());
+        }
+      }
+      results->note_resumed(now);
+    } else {
+      std::string path = o.out.empty() ? default_results_path(suite.name) : o.out;
+      results.emplace(path, ResultsFile::new_document(
+                                collect_environment(server_path, loadgen_path),
+                                suite_to_json(suite), argv));
+      results->write();
+    }
+  } catch (const std::exception& e) {
+    error(e.what());
+    return kExitError;
+  }
+
+  char tmpl[] = "/tmp/muxbench-run-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    error("cannot create a scratch directory in /tmp: " + errno_string(errno));
+    return kExitError;
+  }
+  env.work_dir = tmpl;
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } remove_work_dir{env.work_dir};
+
+  install_signal_handlers();
+  env.interrupted = &g_interrupted;
+
+  int already = 0;
+  double estimate = 0;
+  for (const auto& c : cells) {
+    if (results->has_cell(c.id)) {
+      ++already;
+    } else {
+      estimate += estimate_cell_seconds(c, suite);
+    }
+  }
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  std::fprintf(stderr, "muxbench: suite %s: %zu cells (%d already recorded), about %s; results in %s\n",
+               suite.name.c_str(), cells.size(), already, format_duration(estimate).c_str(),
+               results->path().c_str());
+  Progress progress(static_cast<int>(cells.size()), estimate, tty);
+  env.on_phase = [&](const std::string& p) { progress.phase(p); };
+  env.on_tick = [&] { progress.tick(); };
+
+  bool ran_one = false;
+  bool interrupted = false;
+  try {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const CellPlan& c = cells[i];
+      if (results->has_cell(c.id)) continue;
+      if (g_interrupted.load()) {
+        interrupted = true;
+        break;
+      }
+      double est = estimate_cell_seconds(c, suite);
+      if (c.skip_reason) {
+        progress.begin_cell(static_cast<int>(i), c, est);
+        json rec = skipped_cell(c, env);
+        results->add_cell(rec);
+        progress.end_cell(rec);
+        continue;
+      }
+      // Let TIME_WAIT sockets and dying processes of the last cell settle.
+      if (ran_one) {
+        progress.phase("pause");
+        if (!sleep_interruptible(suite.pause_s)) {
+          interrupted = true;
+          break;
+        }
+      }
+      ran_one = true;
+      progress.begin_cell(static_cast<int>(i), c, est);
+      CellOutcome outcome = run_cell(c, env);
+      if (outcome.interrupted) {
+        interrupted = true;
+        break;
+      }
+      results->add_cell(outcome.record);
+      progress.end_cell(outcome.record);
+    }
+    if (interrupted) {
+      results->write();
+    } else {
+      results->set_finished();
+    }
+  } catch (const std::exception& e) {
+    progress.clear();
+    error(e.what());
+    return kExitError;
+  }
+  progress.clear();
+  if (interrupted) {
+    std::fprintf(stderr,
+                 "muxbench: interrupted; %zu cells are recorded in %s.\n"
+                 "muxbench: continue with: muxbench run --resume %s\n",
+                 results->cell_count(), results->path().c_str(), results->path().c_str());
+    return kExitInterrupted;
+  }
+  std::printf("%s", summary_tables(results->doc()).c_str());
+  std::printf("\nresults: %s\n", results->path().c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandMain setup_run(CLI::App& sub) {
+  auto o = std::make_shared<RunOpts>();
+  sub.add_option("--suite", o->suite, "A built-in suite (smoke, default, c10k) or a suite JSON file (default: default)");
+  sub.add_option("--strategies", o->strategies, "Comma-separated strategies, or all (overrides the suite)");
+  sub.add_option("--workloads", o->workloads, "Comma-separated workloads: pingpong, idle, churn, bulk, rate");
+  sub.add_option("--connections", o->connections, "Comma-separated connection counts, for every workload");
+  sub.add_option("--repeat", o->repeat, "Repetitions of every cell, interleaved across strategies");
+  sub.add_option("--duration", o->duration, "Seconds measured per cell");
+  sub.add_option("--warmup", o->warmup, "Seconds of warm-up per cell, not measured");
+  sub.add_option("--out", o->out, "Results file (default: results/<date>-<host>-<suite>.json)");
+  sub.add_option("--resume", o->resume, "Continue an interrupted results file, skipping recorded cells");
+  sub.add_flag("--allow-debug-build", o->allow_debug, "Record results even from a Debug or sanitizer build");
+  sub.add_option("--cpu-server", o->cpu_server, "Pin the server to these CPUs, e.g. 0 or 0-1");
+  sub.add_option("--cpu-loadgen", o->cpu_loadgen, "Pin the load generator to these CPUs, e.g. 1");
+  sub.add_option("--bin-dir", o->bin_dir, "Directory of muxbench-server and muxbench-loadgen (default: next to muxbench)");
+  sub.add_flag("--dry-run", o->dry_run, "Validate the suite, list its cells and the estimated time; run nothing");
+  return [o]() -> int { return run_main(*o, command_line()); };
+}
+
+}  // namespace muxbench::harness

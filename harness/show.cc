@@ -1,0 +1,47 @@
+// muxbench show: a results file as summary tables.
+#include <cstdio>
+
+#include "cell.h"
+#include "commands.h"
+#include "report.h"
+#include "results.h"
+
+namespace muxbench::harness {
+
+CommandMain setup_show(CLI::App& sub) {
+  struct Opts {
+    std::string file;
+    std::string metric = "requests";
+    bool cells = false;
+  };
+  auto o = std::make_shared<Opts>();
+  sub.add_option("file", o->file, "A results file written by `muxbench run`")->required();
+  sub.add_option("--metric", o->metric,
+                 std::string("What the tables show: ") + kTableMetricNames + " (default requests)");
+  sub.add_flag("--cells", o->cells, "Also list every cell with its headline");
+  return [o]() -> int {
+    TableMetric metric;
+    if (!parse_table_metric(o->metric, &metric)) {
+      error("--metric: '" + o->metric + "' is not a table; allowed: " + kTableMetricNames);
+      return kExitUsage;
+    }
+    json doc;
+    try {
+      doc = ResultsFile::load(o->file);
+    } catch (const std::exception& e) {
+      error(e.what());
+      return kExitError;
+    }
+    std::printf("%s", document_header(doc, o->file).c_str());
+    std::printf("%s", summary_tables(doc, metric).c_str());
+    if (o->cells) {
+      std::printf("\ncells:\n");
+      for (const auto& c : doc["cells"]) {
+        std::printf("  %-36s %s\n", c.value("id", "?").c_str(), headline(c).c_str());
+      }
+    }
+    return kExitOk;
+  };
+}
+
+}  // namespace muxbench::harness

@@ -1,0 +1,575 @@
+#include "suite.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "spawn.h"
+
+namespace muxbench::harness {
+namespace {
+
+// Values are shown as JSON, strings in single quotes, long ones cut.
+std::string show(const json& v) {
+  std::string s = v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump();
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+
+[[noreturn]] void fail(const std::string& path, const json& v, const std::string& why) {
+  throw SuiteError(path + ": " + show(v) + " " + why);
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string s;
+  for (const auto& x : v) {
+    if (!s.empty()) s += sep;
+    s += x;
+  }
+  return s;
+}
+
+void check_keys(const json& obj, const std::string& path, const std::vector<std::string>& allowed) {
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      throw SuiteError(path + "." + key + ": unknown key; allowed keys: " + join(allowed));
+    }
+  }
+}
+
+void require_object(const json& v, const std::string& path, const std::string& allowed) {
+  if (!v.is_object()) fail(path, v, "is not an object; allowed: " + allowed);
+}
+
+double get_number(const json& v, const std::string& path, double lo, double hi,
+                  const std::string& allowed) {
+  if (!v.is_number()) fail(path, v, "is not a number; allowed: " + allowed);
+  double d = v.get<double>();
+  if (!std::isfinite(d) || d < lo || d > hi) fail(path, v, "is out of range; allowed: " + allowed);
+  return d;
+}
+
+int get_int(const json& v, const std::string& path, long lo, long hi, const std::string& allowed) {
+  if (!v.is_number_integer()) fail(path, v, "is not an integer; allowed: " + allowed);
+  long n = v.get<long>();
+  if (n < lo || n > hi) fail(path, v, "is out of range; allowed: " + allowed);
+  return static_cast<int>(n);
+}
+
+std::string get_string(const json& v, const std::string& path, const std::string& allowed) {
+  if (!v.is_string()) fail(path, v, "is not a string; allowed: " + allowed);
+  return v.get<std::string>();
+}
+
+const std::string kConnAllowed = "an integer from 1 to 100000";
+const std::string kSecondsAllowed = "a number of seconds from 0.1 to 3600";
+const std::string kWarmupAllowed = "a number of seconds from 0 to 600";
+
+std::vector<int> get_connections(const json& v, const std::string& path) {
+  if (!v.is_array() || v.empty()) {
+    fail(path, v, "is not a non-empty list; allowed: a list of connection counts, e.g. [1, 10, 100]");
+  }
+  std::vector<int> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    std::string p = path + "[" + std::to_string(i) + "]";
+    int n = get_int(v[i], p, 1, 100000, kConnAllowed);
+    if (std::find(out.begin(), out.end(), n) != out.end()) {
+      fail(p, v[i], "appears twice; allowed: each count once");
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
+std::vector<std::string> catalog_names(const std::vector<StrategyInfo>& catalog) {
+  std::vector<std::string> names;
+  for (const auto& s : catalog) names.push_back(s.name);
+  return names;
+}
+
+std::vector<std::string> get_name_list(const json& v, const std::string& path,
+                                       const std::vector<std::string>& allowed,
+                                       const std::string& kind, bool strict) {
+  if (!v.is_array() || v.empty()) {
+    fail(path, v, "is not a non-empty list of " + kind + " names; allowed: " + join(allowed));
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    std::string p = path + "[" + std::to_string(i) + "]";
+    std::string name = get_string(v[i], p, "a " + kind + " name: " + join(allowed));
+    bool known = std::find(allowed.begin(), allowed.end(), name) != allowed.end();
+    if (strict && !known) {
+      fail(p, v[i], "is not a " + kind + (kind == "strategy" ? " of this build" : "") +
+                        "; allowed: " + join(allowed));
+    }
+    if (!strict) {  // names of strategies this build may not have: check the spelling only
+      bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+      });
+      if (!ok) fail(p, v[i], "is not a " + kind + " name; allowed: lower-case letters, digits, '-'");
+    }
+    if (std::find(out.begin(), out.end(), name) != out.end()) {
+      fail(p, v[i], "appears twice; allowed: each " + kind + " once");
+    }
+    out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<std::string> workload_name_list() {
+  std::vector<std::string> names;
+  for (const auto& w : workloads()) names.push_back(w.name);
+  return names;
+}
+
+const std::vector<std::string> kFamilies = {"blocking", "readiness", "libevent", "completion"};
+
+std::string cpu_list(const json& v, const std::string& path) {
+  if (v.is_null()) return "";
+  std::string s = get_string(v, path, "a CPU list like \"0\" or \"0-1\", or null (not pinned)");
+  std::string err;
+  if (!parse_cpu_list(s, &err)) throw SuiteError(path + ": " + err);
+  return s;
+}
+
+WorkloadParams parse_workload_params(const json& v, const std::string& path,
+                                     const std::string& workload) {
+  require_object(v, path, "an object with keys connections, active, message_size_bytes, "
+                          "pipeline, rate_per_s, duration_s, warmup_s");
+  check_keys(v, path, {"connections", "active", "message_size_bytes", "pipeline", "rate_per_s",
+                       "duration_s", "warmup_s"});
+  WorkloadParams p;
+  if (v.contains("connections")) p.connections = get_connections(v["connections"], path + ".connections");
+  if (v.contains("active")) {
+    if (workload != "idle") {
+      fail(path + ".active", v["active"], "is not allowed here; allowed: 'active' applies to the idle "
+                                          "workload only (the others keep every connection busy)");
+    }
+    p.active = get_int(v["active"], path + ".active", 1, 100000, kConnAllowed);
+  }
+  if (v.contains("message_size_bytes")) {
+    p.message_size_bytes = get_int(v["message_size_bytes"], path + ".message_size_bytes", 2, 16384,
+                                   "an integer from 2 to 16384 (bytes per line, '\\n' included)");
+  }
+  if (v.contains("pipeline")) {
+    p.pipeline = get_int(v["pipeline"], path + ".pipeline", 1, 1024, "an integer from 1 to 1024");
+  }
+  if (v.contains("rate_per_s")) {
+    if (workload != "rate") {
+      fail(path + ".rate_per_s", v["rate_per_s"],
+           "is not allowed here; allowed: 'rate_per_s' applies to the rate workload only");
+    }
+    p.rate_per_s = get_number(v["rate_per_s"], path + ".rate_per_s", 1, 10000000,
+                              "a total request rate from 1 to 10000000 per second");
+  }
+  if (v.contains("duration_s")) {
+    p.duration_s = get_number(v["duration_s"], path + ".duration_s", 0.1, 3600, kSecondsAllowed);
+  }
+  if (v.contains("warmup_s")) {
+    p.warmup_s = get_number(v["warmup_s"], path + ".warmup_s", 0, 600, kWarmupAllowed);
+  }
+  return p;
+}
+
+SkipRule parse_skip_rule(const json& v, const std::string& path) {
+  const char* allowed_keys =
+      "an object with keys strategies, families, workloads, connections_above, active_above, reason";
+  require_object(v, path, allowed_keys);
+  check_keys(v, path, {"strategies", "families", "workloads", "connections_above", "active_above",
+                       "reason"});
+  SkipRule r;
+  if (v.contains("strategies")) {
+    r.strategies = get_name_list(v["strategies"], path + ".strategies", {}, "strategy", false);
+  }
+  if (v.contains("families")) {
+    r.families = get_name_list(v["families"], path + ".families", kFamilies, "family", true);
+  }
+  if (v.contains("workloads")) {
+    r.workloads = get_name_list(v["workloads"], path + ".workloads", workload_name_list(),
+                                "workload", true);
+  }
+  if (v.contains("connections_above")) {
+    r.connections_above = get_int(v["connections_above"], path + ".connections_above", 0, 100000,
+                                  "an integer from 0 to 100000");
+  }
+  if (v.contains("active_above")) {
+    r.active_above = get_int(v["active_above"], path + ".active_above", 0, 100000,
+                             "an integer from 0 to 100000");
+  }
+  if (!v.contains("reason")) {
+    throw SuiteError(path + ".reason: missing; allowed: one line saying why, e.g. "
+                            "\"{strategy}: {connections} connections exceed FD_SETSIZE (1024)\"");
+  }
+  r.reason = get_string(v["reason"], path + ".reason", "one line saying why the cells are skipped");
+  if (r.reason.empty() || r.reason.find('\n') != std::string::npos) {
+    fail(path + ".reason", v["reason"], "is not one line; allowed: one non-empty line");
+  }
+  return r;
+}
+
+void check_connections_present(const Suite& s) {
+  if (!s.connections.empty()) return;
+  for (const auto& w : s.workloads) {
+    auto it = s.workload_params.find(w);
+    if (it == s.workload_params.end() || it->second.connections.empty()) {
+      throw SuiteError("suite.connections: missing; allowed: a list of connection counts, required "
+                       "unless workload_params." + w + ".connections is given");
+    }
+  }
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    auto b = part.find_first_not_of(" \t");
+    auto e = part.find_last_not_of(" \t");
+    out.push_back(b == std::string::npos ? "" : part.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+std::string substitute(std::string text, const CellPlan& c) {
+  auto rep = [&](const std::string& key, const std::string& val) {
+    for (std::size_t pos; (pos = text.find(key)) != std::string::npos;) text.replace(pos, key.size(), val);
+  };
+  rep("{strategy}", c.strategy);
+  rep("{workload}", c.workload);
+  rep("{connections}", std::to_string(c.connections));
+  rep("{active}", std::to_string(c.active));
+  return text;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+}  // namespace
+
+Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
+                  const std::string& fallback_name) {
+  require_object(j, "suite", "a JSON object (docs/results.md, \"Suite files\")");
+  check_keys(j, "suite", {"name", "description", "source", "strategies", "workloads", "connections",
+                          "duration_s", "warmup_s", "repeat", "pause_s", "loadgen_threads",
+                          "placement", "workload_params", "server_args", "skip"});
+  Suite s;
+  s.name = j.contains("name") ? get_string(j["name"], "suite.name", "a short name, e.g. \"smoke\"")
+                              : fallback_name;
+  if (s.name.empty() || s.name.find_first_of("/ \t\n") != std::string::npos) {
+    fail("suite.name", json(s.name), "is not a usable name; allowed: a non-empty word without '/' or spaces");
+  }
+  if (j.contains("description")) {
+    s.description = get_string(j["description"], "suite.description", "one line of text");
+  }
+  if (j.contains("source")) s.source = get_string(j["source"], "suite.source", "a string");
+
+  const auto names = catalog_names(catalog);
+  if (!j.contains("strategies")) {
+    throw SuiteError("suite.strategies: missing; allowed: \"all\" or a list of: " + join(names));
+  }
+  const json& st = j["strategies"];
+  if (st.is_string() && st.get<std::string>() == "all") {
+    s.strategies = names;
+    s.all_strategies = true;
+  } else if (st.is_string()) {
+    fail("suite.strategies", st, "is not \"all\" or a list; allowed: \"all\" or a list of: " + join(names));
+  } else {
+    s.strategies = get_name_list(st, "suite.strategies", names, "strategy", true);
+  }
+
+  if (!j.contains("workloads")) {
+    throw SuiteError("suite.workloads: missing; allowed: a list of: " + workload_names());
+  }
+  s.workloads = get_name_list(j["workloads"], "suite.workloads", workload_name_list(), "workload", true);
+
+  // An empty list is fine when every workload has its own (checked below).
+  if (j.contains("connections") && !(j["connections"].is_array() && j["connections"].empty())) {
+    s.connections = get_connections(j["connections"], "suite.connections");
+  }
+  if (j.contains("duration_s")) {
+    s.duration_s = get_number(j["duration_s"], "suite.duration_s", 0.1, 3600, kSecondsAllowed);
+  }
+  if (j.contains("warmup_s")) {
+    s.warmup_s = get_number(j["warmup_s"], "suite.warmup_s", 0, 600, kWarmupAllowed);
+  }
+  if (j.contains("repeat")) s.repeat = get_int(j["repeat"], "suite.repeat", 1, 1000, "an integer from 1 to 1000");
+  if (j.contains("pause_s")) {
+    s.pause_s = get_number(j["pause_s"], "suite.pause_s", 0, 60, "a number of seconds from 0 to 60");
+  }
+  if (j.contains("loadgen_threads") && !j["loadgen_threads"].is_null()) {
+    s.loadgen_threads = get_int(j["loadgen_threads"], "suite.loadgen_threads", 1, 256,
+                                "an integer from 1 to 256, or null (the load generator decides)");
+  }
+  if (j.contains("placement")) {
+    const json& p = j["placement"];
+    require_object(p, "suite.placement", "an object with keys server_cpus, loadgen_cpus");
+    check_keys(p, "suite.placement", {"server_cpus", "loadgen_cpus"});
+    if (p.contains("server_cpus")) s.placement.server_cpus = cpu_list(p["server_cpus"], "suite.placement.server_cpus");
+    if (p.contains("loadgen_cpus")) s.placement.loadgen_cpus = cpu_list(p["loadgen_cpus"], "suite.placement.loadgen_cpus");
+  }
+  if (j.contains("workload_params")) {
+    const json& wp = j["workload_params"];
+    require_object(wp, "suite.workload_params", "an object keyed by workload: " + workload_names());
+    for (const auto& [key, value] : wp.items()) {
+      std::string path = "suite.workload_params." + key;
+      if (find_workload(key) == nullptr) {
+        throw SuiteError(path + ": '" + key + "' is not a workload; allowed: " + workload_names());
+      }
+      s.workload_params[key] = parse_workload_params(value, path, key);
+    }
+  }
+  if (j.contains("server_args")) {
+    const json& sa = j["server_args"];
+    require_object(sa, "suite.server_args", "an object: strategy name -> list of extra server arguments");
+    for (const auto& [key, value] : sa.items()) {
+      std::string path = "suite.server_args." + key;
+      if (!value.is_array()) fail(path, value, "is not a list; allowed: a list of strings, e.g. [\"--threads\", \"8\"]");
+      std::vector<std::string> args;
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        std::string p = path + "[" + std::to_string(i) + "]";
+        std::string a = get_string(value[i], p, "a server argument (string)");
+        for (const char* reserved : {"--strategy", "--port", "--stats", "--bind"}) {
+          if (a == reserved || a.rfind(std::string(reserved) + "=", 0) == 0) {
+            fail(p, value[i], "is set by the harness; allowed: any other server option, e.g. --threads, --backend");
+          }
+        }
+        args.push_back(a);
+      }
+      s.server_args[key] = args;
+    }
+  }
+  if (j.contains("skip")) {
+    const json& sk = j["skip"];
+    if (!sk.is_array()) fail("suite.skip", sk, "is not a list; allowed: a list of skip rules");
+    for (std::size_t i = 0; i < sk.size(); ++i) {
+      s.skip.push_back(parse_skip_rule(sk[i], "suite.skip[" + std::to_string(i) + "]"));
+    }
+  }
+  check_connections_present(s);
+  return s;
+}
+
+Suite load_suite(const std::string& name_or_file, const std::vector<StrategyInfo>& catalog) {
+  struct stat sb {};
+  bool is_file = ::stat(name_or_file.c_str(), &sb) == 0 && S_ISREG(sb.st_mode);
+  const auto& builtins = builtin_suites();
+  std::string text;
+  std::string source;
+  std::string stem = name_or_file;
+  if (is_file) {
+    std::ifstream f(name_or_file);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    text = ss.str();
+    source = name_or_file;
+    auto slash = stem.find_last_of('/');
+    if (slash != std::string::npos) stem = stem.substr(slash + 1);
+    if (stem.size() > 5 && stem.substr(stem.size() - 5) == ".json") stem.resize(stem.size() - 5);
+  } else if (auto it = builtins.find(name_or_file); it != builtins.end()) {
+    text = it->second;
+    source = "builtin:" + name_or_file;
+  } else {
+    std::vector<std::string> names;
+    for (const auto& [n, t] : builtins) names.push_back(n);
+    throw SuiteError("--suite: '" + name_or_file + "' is neither a built-in suite nor a readable "
+                     "file; allowed: " + join(names) + ", or a path to a suite JSON file");
+  }
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw SuiteError(source + ": not valid JSON: " + e.what());
+  }
+  try {
+    Suite s = parse_suite(j, catalog, stem);
+    s.source = source;
+    return s;
+  } catch (const SuiteError& e) {
+    throw SuiteError(source + ": " + e.what());
+  }
+}
+
+json suite_to_json(const Suite& s) {
+  json j;
+  j["name"] = s.name;
+  j["description"] = s.description;
+  j["source"] = s.source;
+  j["strategies"] = s.strategies;
+  j["workloads"] = s.workloads;
+  j["connections"] = s.connections;
+  j["duration_s"] = s.duration_s;
+  j["warmup_s"] = s.warmup_s;
+  j["repeat"] = s.repeat;
+  j["pause_s"] = s.pause_s;
+  j["loadgen_threads"] = s.loadgen_threads ? json(*s.loadgen_threads) : json(nullptr);
+  j["placement"] = {
+      {"server_cpus", s.placement.server_cpus.empty() ? json(nullptr) : json(s.placement.server_cpus)},
+      {"loadgen_cpus", s.placement.loadgen_cpus.empty() ? json(nullptr) : json(s.placement.loadgen_cpus)}};
+  json wp = json::object();
+  for (const auto& w : workload_name_list()) {  // a stable order
+    auto it = s.workload_params.find(w);
+    if (it == s.workload_params.end()) continue;
+    const WorkloadParams& p = it->second;
+    json o = json::object();
+    if (!p.connections.empty()) o["connections"] = p.connections;
+    if (p.active) o["active"] = *p.active;
+    if (p.message_size_bytes) o["message_size_bytes"] = *p.message_size_bytes;
+    if (p.pipeline) o["pipeline"] = *p.pipeline;
+    if (p.rate_per_s) o["rate_per_s"] = *p.rate_per_s;
+    if (p.duration_s) o["duration_s"] = *p.duration_s;
+    if (p.warmup_s) o["warmup_s"] = *p.warmup_s;
+    wp[w] = o;
+  }
+  j["workload_params"] = wp;
+  json sa = json::object();
+  for (const auto& [k, v] : s.server_args) sa[k] = v;
+  j["server_args"] = sa;
+  json skip = json::array();
+  for (const auto& r : s.skip) {
+    json o = json::object();
+    if (!r.strategies.empty()) o["strategies"] = r.strategies;
+    if (!r.families.empty()) o["families"] = r.families;
+    if (!r.workloads.empty()) o["workloads"] = r.workloads;
+    if (r.connections_above) o["connections_above"] = *r.connections_above;
+    if (r.active_above) o["active_above"] = *r.active_above;
+    o["reason"] = r.reason;
+    skip.push_back(o);
+  }
+  j["skip"] = skip;
+  return j;
+}
+
+void override_strategies(Suite& s, const std::string& list, const std::vector<StrategyInfo>& catalog) {
+  auto names = catalog_names(catalog);
+  if (list == "all") {
+    s.strategies = names;
+    s.all_strategies = true;
+    return;
+  }
+  json arr = json::array();
+  for (const auto& n : split_list(list)) arr.push_back(n);
+  s.strategies = get_name_list(arr, "--strategies", names, "strategy", true);
+  s.all_strategies = false;
+}
+
+void override_workloads(Suite& s, const std::string& list) {
+  json arr = json::array();
+  for (const auto& n : split_list(list)) arr.push_back(n);
+  s.workloads = get_name_list(arr, "--workloads", workload_name_list(), "workload", true);
+  check_connections_present(s);
+}
+
+void override_connections(Suite& s, const std::string& list) {
+  json arr = json::array();
+  int i = 0;
+  for (const auto& n : split_list(list)) {
+    char* end = nullptr;
+    long v = std::strtol(n.c_str(), &end, 10);
+    if (n.empty() || *end != '\0') {
+      throw SuiteError("--connections[" + std::to_string(i) + "]: '" + n +
+                       "' is not an integer; allowed: " + kConnAllowed);
+    }
+    arr.push_back(v);
+    ++i;
+  }
+  s.connections = get_connections(arr, "--connections");
+  for (auto& [w, p] : s.workload_params) p.connections.clear();
+}
+
+void override_repeat(Suite& s, int repeat) {
+  s.repeat = get_int(json(repeat), "--repeat", 1, 1000, "an integer from 1 to 1000");
+}
+
+void override_duration(Suite& s, double seconds) {
+  s.duration_s = get_number(json(seconds), "--duration", 0.1, 3600, kSecondsAllowed);
+  for (auto& [w, p] : s.workload_params) p.duration_s.reset();
+}
+
+void override_warmup(Suite& s, double seconds) {
+  s.warmup_s = get_number(json(seconds), "--warmup", 0, 600, kWarmupAllowed);
+  for (auto& [w, p] : s.workload_params) p.warmup_s.reset();
+}
+
+void override_placement(Suite& s, const std::string& server_cpus, const std::string& loadgen_cpus) {
+  if (!server_cpus.empty()) {
+    std::string err;
+    if (!parse_cpu_list(server_cpus, &err)) throw SuiteError("--cpu-server: " + err);
+    s.placement.server_cpus = server_cpus;
+  }
+  if (!loadgen_cpus.empty()) {
+    std::string err;
+    if (!parse_cpu_list(loadgen_cpus, &err)) throw SuiteError("--cpu-loadgen: " + err);
+    s.placement.loadgen_cpus = loadgen_cpus;
+  }
+}
+
+std::vector<CellPlan> plan_cells(const Suite& s, const std::vector<StrategyInfo>& catalog,
+                                 long nofile_hard) {
+  std::vector<CellPlan> cells;
+  for (const auto& w : s.workloads) {
+    const WorkloadInfo* info = find_workload(w);
+    WorkloadParams wp;
+    if (auto it = s.workload_params.find(w); it != s.workload_params.end()) wp = it->second;
+    const std::vector<int>& conns = wp.connections.empty() ? s.connections : wp.connections;
+    for (int n : conns) {
+      for (int rep = 0; rep < s.repeat; ++rep) {
+        for (const auto& strategy : s.strategies) {
+          CellPlan c;
+          c.strategy = strategy;
+          for (const auto& st : catalog) {
+            if (st.name == strategy) c.family = st.family;
+          }
+          c.workload = w;
+          c.connections = n;
+          int active = wp.active.value_or(info->active);
+          c.active = active == 0 ? n : std::min(active, n);
+          c.repetition = rep;
+          c.id = strategy + "/" + w + "/c" + std::to_string(n) + "/r" + std::to_string(rep);
+          c.params.message_size_bytes = wp.message_size_bytes.value_or(info->message_size_bytes);
+          c.params.pipeline = wp.pipeline.value_or(1);
+          if (info->rate_per_s > 0) c.params.rate_per_s = wp.rate_per_s.value_or(info->rate_per_s);
+          c.params.reconnect = info->reconnect;
+          c.params.duration_s = wp.duration_s.value_or(s.duration_s);
+          c.params.warmup_s = wp.warmup_s.value_or(s.warmup_s);
+          c.params.loadgen_threads = s.loadgen_threads;
+          if (auto it = s.server_args.find(strategy); it != s.server_args.end()) {
+            c.params.server_args = it->second;
+          }
+          // Both the server and the load generator hold one descriptor per
+          // connection, plus a few of their own.
+          if (nofile_hard > 0 && n + 64 > nofile_hard) {
+            c.skip_reason = strategy + ": " + std::to_string(n) +
+                            " connections need more file descriptors than the hard limit allows (" +
+                            std::to_string(nofile_hard) + ", ulimit -Hn)";
+          }
+          for (const auto& r : s.skip) {
+            if (c.skip_reason) break;
+            if (!r.strategies.empty() && !contains(r.strategies, strategy)) continue;
+            if (!r.families.empty() && !contains(r.families, c.family)) continue;
+            if (!r.workloads.empty() && !contains(r.workloads, w)) continue;
+            if (r.connections_above && !(n > *r.connections_above)) continue;
+            if (r.active_above && !(c.active > *r.active_above)) continue;
+            c.skip_reason = substitute(r.reason, c);
+          }
+          cells.push_back(std::move(c));
+        }
+      }
+    }
+  }
+  return cells;
+}
+
+double estimate_cell_seconds(const CellPlan& c, const Suite& s) {
+  if (c.skip_reason) return 0;
+  // Start-up, READY, connecting (a few thousand per second on a small machine),
+  // stopping, and the pause between cells.
+  double ramp = c.params.reconnect ? 0 : c.connections / 4000.0;
+  return c.params.warmup_s + c.params.duration_s + ramp + 0.4 + s.pause_s;
+}
+
+}  // namespace muxbench::harness

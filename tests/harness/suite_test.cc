@@ -1,0 +1,287 @@
+// Suite validation and planning (linked against the harness library), and
+// the quick command-line checks of the real binary: nothing here runs a cell.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "catalog.h"
+#include "harness_fixture.h"
+#include "report.h"
+#include "suite.h"
+
+namespace muxbench::harness {
+namespace {
+
+using test::RunResult;
+using test::TempDir;
+using test::run_muxbench;
+
+const std::vector<StrategyInfo> kCatalog = {
+    {"iterative", "blocking", "", 0, false},
+    {"select", "readiness", "", 0, false},
+    {"epoll", "readiness", "", 0, false},
+};
+
+// The message parse_suite throws for this JSON text ("" if it is valid).
+std::string error_of(const std::string& text) {
+  try {
+    parse_suite(json::parse(text), kCatalog, "t");
+  } catch (const SuiteError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SuiteValidation, NamesTheFieldTheValueAndWhatIsAllowed) {
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong", "idle", "pingpnog"],
+                         "connections": [1]})J"),
+            "suite.workloads[2]: 'pingpnog' is not a workload; allowed: pingpong, idle, churn, "
+            "bulk, rate");
+  EXPECT_EQ(error_of(R"J({"strategies": ["epoll", "epol"], "workloads": ["pingpong"],
+                         "connections": [1]})J"),
+            "suite.strategies[1]: 'epol' is not a strategy of this build; allowed: iterative, "
+            "select, epoll");
+  EXPECT_EQ(error_of(R"J({"strategies": "some", "workloads": ["pingpong"], "connections": [1]})J"),
+            "suite.strategies: 'some' is not \"all\" or a list; allowed: \"all\" or a list of: "
+            "iterative, select, epoll");
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1, 0]})J"),
+            "suite.connections[1]: 0 is out of range; allowed: an integer from 1 to 100000");
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [10, 10]})J"),
+            "suite.connections[1]: 10 appears twice; allowed: each count once");
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                         "duration_s": "2"})J"),
+            "suite.duration_s: '2' is not a number; allowed: a number of seconds from 0.1 to 3600");
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                         "repeat": 2.5})J"),
+            "suite.repeat: 2.5 is not an integer; allowed: an integer from 1 to 1000");
+}
+
+TEST(SuiteValidation, UnknownKeysAreErrorsAtEveryLevel) {
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                         "duraton_s": 2})J")
+                .rfind("suite.duraton_s: unknown key; allowed keys: name, description", 0),
+            0u);
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["idle"], "connections": [1],
+                         "workload_params": {"idle": {"actve": 5}}})J")
+                .rfind("suite.workload_params.idle.actve: unknown key; allowed keys: connections, active", 0),
+            0u);
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["idle"], "connections": [1],
+                         "placement": {"server_cpu": "0"}})J"),
+            "suite.placement.server_cpu: unknown key; allowed keys: server_cpus, loadgen_cpus");
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["idle"], "connections": [1],
+                         "skip": [{"strategies": ["select"], "reasn": "x"}]})J")
+                .rfind("suite.skip[0].reasn: unknown key", 0),
+            0u);
+}
+
+TEST(SuiteValidation, NestedValues) {
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                         "workload_params": {"pingpong": {"rate_per_s": 100}}})J"),
+            "suite.workload_params.pingpong.rate_per_s: 100 is not allowed here; allowed: "
+            "'rate_per_s' applies to the rate workload only");
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                         "workload_params": {"pingpnog": {}}})J"),
+            "suite.workload_params.pingpnog: 'pingpnog' is not a workload; allowed: pingpong, "
+            "idle, churn, bulk, rate");
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["bulk"], "connections": [1],
+                         "workload_params": {"bulk": {"message_size_bytes": 100000}}})J"),
+            "suite.workload_params.bulk.message_size_bytes: 100000 is out of range; allowed: an "
+            "integer from 2 to 16384 (bytes per line, '\\n' included)");
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                         "skip": [{"strategies": ["select"]}]})J")
+                .rfind("suite.skip[0].reason: missing", 0),
+            0u);
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                         "server_args": {"epoll": ["--port", "1"]}})J"),
+            "suite.server_args.epoll[0]: '--port' is set by the harness; allowed: any other server "
+            "option, e.g. --threads, --backend");
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                         "placement": {"server_cpus": "9999"}})J"),
+            "suite.placement.server_cpus: '9999' names CPU 9999; this machine has CPUs 0-" +
+                std::to_string(::sysconf(_SC_NPROCESSORS_CONF) - 1));
+  EXPECT_EQ(error_of(R"J({"strategies": "all", "workloads": ["pingpong", "idle"],
+                         "workload_params": {"pingpong": {"connections": [1]}}})J"),
+            "suite.connections: missing; allowed: a list of connection counts, required unless "
+            "workload_params.idle.connections is given");
+  EXPECT_EQ(error_of(R"J([1, 2])J"),
+            "suite: [1,2] is not an object; allowed: a JSON object (docs/results.md, \"Suite files\")");
+}
+
+TEST(SuitePlan, InterleavesRepetitionsAndAppliesSkipRules) {
+  Suite s = parse_suite(json::parse(R"J({
+      "strategies": "all", "workloads": ["pingpong", "idle"], "repeat": 2,
+      "workload_params": {"pingpong": {"connections": [1, 2000]}, "idle": {"connections": [50], "active": 100}},
+      "skip": [{"strategies": ["select"], "connections_above": 1000, "reason": "{strategy}: {connections} connections exceed FD_SETSIZE (1024)"},
+               {"strategies": ["iterative"], "active_above": 1, "reason": "{strategy}: one at a time (by design)"}]})J"),
+                        kCatalog, "t");
+  auto cells = plan_cells(s, kCatalog, 0);
+  ASSERT_EQ(cells.size(), 2u * 2 * 3 + 1u * 2 * 3);
+  // A B C A B C: repetitions interleave across strategies.
+  std::vector<std::string> first;
+  for (int i = 0; i < 6; ++i) first.push_back(cells[i].id);
+  EXPECT_EQ(first, (std::vector<std::string>{"iterative/pingpong/c1/r0", "select/pingpong/c1/r0",
+                                             "epoll/pingpong/c1/r0", "iterative/pingpong/c1/r1",
+                                             "select/pingpong/c1/r1", "epoll/pingpong/c1/r1"}));
+  EXPECT_FALSE(cells[0].skip_reason);  // iterative, 1 active
+  EXPECT_EQ(cells[6].id, "iterative/pingpong/c2000/r0");
+  EXPECT_EQ(cells[6].skip_reason.value_or(""), "iterative: one at a time (by design)");
+  EXPECT_EQ(cells[7].skip_reason.value_or(""), "select: 2000 connections exceed FD_SETSIZE (1024)");
+  EXPECT_FALSE(cells[8].skip_reason);
+  // idle: active is capped at the connection count.
+  EXPECT_EQ(cells[12].workload, "idle");
+  EXPECT_EQ(cells[12].active, 50);
+  // The descriptor limit turns counts it cannot hold into skips.
+  auto limited = plan_cells(s, kCatalog, 1024);
+  EXPECT_NE(limited[8].skip_reason.value_or("").find("hard limit"), std::string::npos);
+}
+
+TEST(SuitePlan, FlagOverridesAreValidatedAndNameTheFlag) {
+  Suite s = parse_suite(json::parse(R"J({"strategies": "all", "workloads": ["pingpong"],
+                                        "workload_params": {"pingpong": {"connections": [5], "duration_s": 9}}})J"),
+                        kCatalog, "t");
+  override_connections(s, "1,10");
+  override_duration(s, 0.5);
+  auto cells = plan_cells(s, kCatalog, 0);
+  ASSERT_EQ(cells.size(), 6u);
+  EXPECT_EQ(cells[0].connections, 1);
+  EXPECT_EQ(cells[0].params.duration_s, 0.5);
+  auto err = [&](auto&& f) {
+    try {
+      f();
+    } catch (const SuiteError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(err([&] { override_strategies(s, "epoll,epol", kCatalog); }),
+            "--strategies[1]: 'epol' is not a strategy of this build; allowed: iterative, select, epoll");
+  EXPECT_EQ(err([&] { override_workloads(s, "pingpong,pingpnog"); }),
+            "--workloads[1]: 'pingpnog' is not a workload; allowed: pingpong, idle, churn, bulk, rate");
+  EXPECT_EQ(err([&] { override_connections(s, "1,x"); }),
+            "--connections[1]: 'x' is not an integer; allowed: an integer from 1 to 100000");
+  EXPECT_EQ(err([&] { override_repeat(s, 0); }),
+            "--repeat: 0 is out of range; allowed: an integer from 1 to 1000");
+}
+
+TEST(SuitePlan, RecordedSuiteParsesBackToItself) {
+  Suite s = parse_suite(json::parse(R"J({"name": "x", "strategies": ["epoll"], "workloads": ["rate", "idle"],
+                                        "connections": [3], "placement": {"server_cpus": "0"},
+                                        "workload_params": {"rate": {"rate_per_s": 50}},
+                                        "server_args": {"epoll": ["--delay-us", "5"]},
+                                        "skip": [{"families": ["blocking"], "reason": "no"}]})J"),
+                        kCatalog, "t");
+  json once = suite_to_json(s);
+  json twice = suite_to_json(parse_suite(once, kCatalog, "t"));
+  EXPECT_EQ(once, twice);
+}
+
+TEST(Report, Formats) {
+  EXPECT_EQ(format_rate(812), "812");
+  EXPECT_EQ(format_rate(45123), "45.1k");
+  EXPECT_EQ(format_rate(1234567), "1.23M");
+  EXPECT_EQ(format_ns(850), "850ns");
+  EXPECT_EQ(format_ns(120000), "120µs");
+  EXPECT_EQ(format_ns(1200000), "1.20ms");
+  EXPECT_EQ(format_bytes(12595), "12.3KiB");
+  EXPECT_EQ(format_duration(185), "3m05s");
+}
+
+// --- the real binary, no cell run --------------------------------------------
+
+TEST(HarnessCli, BuiltInSuitesValidateAgainstThisServer) {
+  std::string err;
+  auto catalog = load_strategies(test::bin_dir() + "/muxbench-server", &err);
+  ASSERT_TRUE(catalog) << err;
+  for (const auto& [name, text] : builtin_suites()) {
+    SCOPED_TRACE(name);
+    EXPECT_NO_THROW(load_suite(name, *catalog));
+  }
+  for (const char* name : {"smoke", "default", "c10k"}) {
+    EXPECT_TRUE(builtin_suites().count(name)) << name;
+  }
+}
+
+TEST(HarnessCli, BadSuiteFileIsRejectedBeforeAnythingRuns) {
+  TempDir dir;
+  std::string suite = dir.write("bad.json", R"J({"strategies": "all",
+      "workloads": ["pingpong", "idle", "pingpnog"], "connections": [1]})J");
+  std::string out = dir.file("out.json");
+  RunResult r = run_muxbench({"run", "--suite", suite, "--out", out, "--allow-debug-build"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_NE(r.err.find("suite.workloads[2]: 'pingpnog' is not a workload; allowed: pingpong, idle, "
+                       "churn, bulk, rate"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out)) << "a results file was written for an invalid suite";
+
+  std::string unknown = dir.write("unknown.json", R"J({"strategies": "all", "workloads": ["pingpong"],
+      "connections": [1], "repeats": 3})J");
+  r = run_muxbench({"run", "--suite", unknown, "--out", out, "--allow-debug-build"});
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_NE(r.err.find("suite.repeats: unknown key; allowed keys:"), std::string::npos) << r.err;
+
+  std::string broken = dir.write("broken.json", "{ \"strategies\": ");
+  r = run_muxbench({"run", "--suite", broken, "--out", out, "--allow-debug-build"});
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_NE(r.err.find("not valid JSON"), std::string::npos) << r.err;
+
+  r = run_muxbench({"run", "--suite", "nosuchsuite", "--allow-debug-build"});
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_NE(r.err.find("'nosuchsuite' is neither a built-in suite nor a readable file; allowed: c10k, "
+                       "default, smoke"),
+            std::string::npos)
+      << r.err;
+
+  r = run_muxbench({"run", "--suite", "smoke", "--strategies", "epoll,nosuch", "--allow-debug-build"});
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_NE(r.err.find("--strategies[1]: 'nosuch' is not a strategy of this build"), std::string::npos)
+      << r.err;
+}
+
+TEST(HarnessCli, DryRunListsTheCellsAndTheDefaultSuiteFitsItsBudget) {
+  RunResult r = run_muxbench({"run", "--suite", "default", "--dry-run"});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  // "208 cells: 190 to run, 18 skipped; estimated 11m45s"
+  auto pos = r.out.find("estimated ");
+  ASSERT_NE(pos, std::string::npos) << r.out;
+  std::string est = r.out.substr(pos + 10);
+  int minutes = est.find('m') != std::string::npos ? std::atoi(est.c_str()) : 0;
+  EXPECT_LT(minutes, 15) << "the default suite's own estimate exceeds 15 minutes: " << est;
+  EXPECT_NE(r.out.find("select/pingpong/c10000/r0"), std::string::npos);
+  EXPECT_NE(r.out.find("skip: select: 10000 connections exceed FD_SETSIZE (1024)"), std::string::npos);
+}
+
+TEST(HarnessCli, ListShowsStrategiesWorkloadsAndSuites) {
+  RunResult r = run_muxbench({"list"});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  for (const char* s : {"epoll", "pingpong", "idle", "churn", "bulk", "rate", "smoke", "default", "c10k"}) {
+    EXPECT_NE(r.out.find(s), std::string::npos) << s;
+  }
+  r = run_muxbench({"list", "--json"});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_GE(j["strategies"].size(), 1u);
+  EXPECT_EQ(j["workloads"].size(), 5u);
+}
+
+TEST(HarnessCli, RefusesDebugAndSanitizerBuildsUnlessAsked) {
+  bool unfit = std::string(MUXBENCH_SANITIZER) != "none" ||
+               std::string(MUXBENCH_BUILD_TYPE).empty() ||
+               std::string(MUXBENCH_BUILD_TYPE) == "Debug";
+  TempDir dir;
+  RunResult r = run_muxbench({"run", "--suite", "smoke", "--strategies", "epoll", "--workloads",
+                              "pingpong", "--connections", "1", "--duration", "0.2", "--warmup", "0",
+                              "--out", dir.file("r.json")});
+  if (unfit) {
+    EXPECT_EQ(r.exit_code(), 2);
+    EXPECT_NE(r.err.find("refusing to record results"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("r.json")));
+  } else {
+    EXPECT_EQ(r.exit_code(), 0) << r.err;
+    EXPECT_EQ(r.err.find("refusing"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace muxbench::harness
