@@ -891,7 +891,9 @@ void Worker::complete(Conn& c, Nanos now) {
     if (cfg_.open_loop()) iv_hist_unc_.record(lat_unc);
   }
   if (bad) {
-    count_error(kMismatch, now, s.measured);
+    // A wrong reply is the request's error: count it in the phase the request
+    // was sent in, so errors.mismatch and mismatched_replies agree.
+    count_error(kMismatch, s.measured ? now : s.intended, s.measured);
     if (c.last_rx != '\n') {  // the reply's framing is off: resynchronise on a new connection
       drop(c, now);
       return;
