@@ -17,6 +17,7 @@ using CommandMain = std::function<int()>;
 CommandMain setup_list(CLI::App& sub);
 CommandMain setup_run(CLI::App& sub);
 CommandMain setup_show(CLI::App& sub);
+CommandMain setup_compare(CLI::App& sub);
 
 // Exit statuses shared by the subcommands.
 inline constexpr int kExitOk = 0;

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
       {"list", "List strategies (from muxbench-server), workloads and built-in suites", setup_list},
       {"run", "Run a suite and record a results file", setup_run},
       {"show", "Print a results file as summary tables", setup_show},
+      {"compare", "Compare two results files; exit 1 on a regression (the CI gate)", setup_compare},
   };
   std::vector<std::pair<CLI::App*, CommandMain>> mains;
   for (const Command& c : commands) {

@@ -40,6 +40,7 @@ struct RunOpts {
   std::string out, resume;
   bool allow_debug = false;
   std::string cpu_server, cpu_loadgen;
+  std::vector<std::string> server_args;
   std::string bin_dir;
   bool dry_run = false;
 };
@@ -47,7 +48,7 @@ struct RunOpts {
 bool has_overrides(const RunOpts& o) {
   return !o.suite.empty() || !o.strategies.empty() || !o.workloads.empty() ||
          !o.connections.empty() || o.repeat != -1 || o.duration != -1 || o.warmup != -1 ||
-         !o.cpu_server.empty() || !o.cpu_loadgen.empty();
+         !o.cpu_server.empty() || !o.cpu_loadgen.empty() || !o.server_args.empty();
 }
 
 json identity(json suite) {
@@ -76,6 +77,7 @@ void apply_overrides(Suite& s, const RunOpts& o, const std::vector<StrategyInfo>
   if (o.duration != -1) override_duration(s, o.duration);
   if (o.warmup != -1) override_warmup(s, o.warmup);
   override_placement(s, o.cpu_server, o.cpu_loadgen);
+  override_server_args(s, o.server_args);
 }
 
 void print_plan(const std::vector<CellPlan>& cells, const Suite& s) {
@@ -334,6 +336,11 @@ CommandMain setup_run(CLI::App& sub) {
   sub.add_flag("--allow-debug-build", o->allow_debug, "Record results even from a Debug or sanitizer build");
   sub.add_option("--cpu-server", o->cpu_server, "Pin the server to these CPUs, e.g. 0 or 0-1");
   sub.add_option("--cpu-loadgen", o->cpu_loadgen, "Pin the load generator to these CPUs, e.g. 1");
+  sub.add_option("--server-arg", o->server_args,
+                 "An extra server flag for every strategy, e.g. --server-arg=--delay-us=200 "
+                 "(repeatable; recorded in params.server_args)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub.add_option("--bin-dir", o->bin_dir, "Directory of muxbench-server and muxbench-loadgen (default: next to muxbench)");
   sub.add_flag("--dry-run", o->dry_run, "Validate the suite, list its cells and the estimated time; run nothing");
   return [o]() -> int { return run_main(*o, command_line()); };

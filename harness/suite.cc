@@ -508,6 +508,28 @@ void override_placement(Suite& s, const std::string& server_cpus, const std::str
   }
 }
 
+void override_server_args(Suite& s, const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    for (const char* reserved : {"--strategy", "--port", "--stats", "--bind"}) {
+      if (args[i] == reserved || args[i].rfind(std::string(reserved) + "=", 0) == 0) {
+        throw SuiteError("--server-arg: '" + args[i] +
+                         "' is set by the harness; allowed: any other server option, e.g. "
+                         "--server-arg=--delay-us=200");
+      }
+    }
+  }
+  if (args.empty()) return;
+  for (const auto& strategy : s.strategies) {
+    auto& a = s.server_args[strategy];
+    // Already there (a resumed run's recorded suite): the same flags again
+    // must give the same suite.
+    if (a.size() >= args.size() && std::equal(args.begin(), args.end(), a.end() - args.size())) {
+      continue;
+    }
+    a.insert(a.end(), args.begin(), args.end());
+  }
+}
+
 std::vector<CellPlan> plan_cells(const Suite& s, const std::vector<StrategyInfo>& catalog,
                                  long nofile_hard) {
   std::vector<CellPlan> cells;

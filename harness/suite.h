@@ -97,6 +97,10 @@ void override_repeat(Suite& s, int repeat);
 void override_duration(Suite& s, double seconds);
 void override_warmup(Suite& s, double seconds);
 void override_placement(Suite& s, const std::string& server_cpus, const std::string& loadgen_cpus);
+// Appends `args` to every strategy's extra server flags, after the suite's
+// own (`--server-arg=--delay-us=200`), unless they already end that list (a
+// resumed run's recorded suite); the reserved ones are refused.
+void override_server_args(Suite& s, const std::vector<std::string>& args);
 
 // One planned cell.
 struct CellParams {
