@@ -166,4 +166,15 @@ int AcceptGuard::accept(int listen_fd, int flags, Counters& c) {
   return -1;
 }
 
+int AcceptGuard::accept_blocking(int listen_fd, Counters& c, const Context& ctx) {
+  while (!ctx.stop_requested()) {
+    int fd = accept(listen_fd, SOCK_CLOEXEC, c);
+    if (fd >= 0) return fd;
+    if (errno == EINVAL) break;                         // listener shut down: stopping
+    if (errno == EMFILE || errno == EAGAIN) continue;   // shed one (or none waiting); carry on
+    if (!is_transient_accept_error(errno)) ::usleep(10'000);  // never spin on errors
+  }
+  return -1;
+}
+
 }  // namespace muxbench::server

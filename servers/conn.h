@@ -79,6 +79,11 @@ class AcceptGuard {
   //   other   a per-connection failure, counted in errors_accept.
   int accept(int listen_fd, int flags, Counters& c);
 
+  // The blocking strategies' accept step: the next connection (blocking,
+  // CLOEXEC), or -1 once stopping (the listener was shut down). Sheds on fd
+  // exhaustion and backs off 10 ms on unexpected errors: it never spins.
+  int accept_blocking(int listen_fd, Counters& c, const Context& ctx);
+
  private:
   int reserve_fd_;
 };

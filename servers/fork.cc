@@ -123,14 +123,9 @@ int run(Context& ctx) {
   Counters c;  // the parent's: accepts and fork failures
   ctx.ready();
 
-  while (!ctx.stop_requested()) {
-    int fd = acceptor.accept(ctx.listen_fd, SOCK_CLOEXEC, c);
-    if (fd < 0) {
-      if (errno == EINVAL) break;                           // listener shut down: stopping
-      if (errno == EMFILE || errno == EAGAIN) continue;     // one shed; carry on
-      if (!is_transient_accept_error(errno)) ::usleep(10'000);  // never spin on errors
-      continue;
-    }
+  for (;;) {
+    int fd = acceptor.accept_blocking(ctx.listen_fd, c, ctx);
+    if (fd < 0) break;  // stopping
     std::unique_lock<std::mutex> lock(children.mu);  // held across fork: see Children
     const pid_t pid = ::fork();
     if (pid == 0) child_main(fd, ctx, self);

@@ -43,14 +43,9 @@ int run(Context& ctx) {
   Counters c;
   ctx.ready();
 
-  while (!ctx.stop_requested()) {
-    int fd = acceptor.accept(ctx.listen_fd, SOCK_CLOEXEC, c);
-    if (fd < 0) {
-      if (errno == EINVAL) break;                           // listener shut down: stopping
-      if (errno == EMFILE || errno == EAGAIN) continue;     // one shed; carry on
-      if (!is_transient_accept_error(errno)) ::usleep(10'000);  // never spin on errors
-      continue;
-    }
+  for (;;) {
+    int fd = acceptor.accept_blocking(ctx.listen_fd, c, ctx);
+    if (fd < 0) break;  // stopping
     // Publish the fd, then look at `stopping` (both seq_cst): either the
     // watcher sees this fd, or we see the stop it was woken for.
     g_current_fd.store(fd);
