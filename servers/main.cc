@@ -159,7 +159,16 @@ int Context::extra_listener() const {
 
 void Context::apply_test_aids(std::uint64_t n) const {
   if (opt.delay_us != 0) {
-    std::this_thread::sleep_for(std::chrono::microseconds(opt.delay_us * n));
+    // Short delays spin: a sleep would be stretched by the kernel's timer
+    // slack (50 µs by default) and could not inject a 1-10 µs regression.
+    const auto delay = std::chrono::microseconds(opt.delay_us * n);
+    if (delay < std::chrono::microseconds(200)) {
+      const auto until = std::chrono::steady_clock::now() + delay;
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    } else {
+      std::this_thread::sleep_for(delay);
+    }
   }
   if (opt.crash_after != 0 && totals.add_lines_for_crash(n) >= opt.crash_after) {
     std::fprintf(stderr, "muxbench-server: --crash-after %llu reached, killing the server\n",

@@ -1,0 +1,1044 @@
+// muxbench compare: the regression gate. Reads two results files, matches
+// their cells, tests every metric's repetitions with Mann-Whitney U against
+// a threshold, prints a table and exits 1 on a regression (compare.h).
+#include "compare.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "commands.h"
+#include "mann_whitney.h"
+#include "muxbench/net.h"
+#include "report.h"
+#include "results.h"
+
+namespace muxbench::harness {
+namespace {
+
+const std::vector<CompareMetric> kMetrics = {
+    {"throughput", "requests_per_s", true, "rate", "requests per second (measurement phase)"},
+    {"bandwidth", "bytes_per_s", true, "bytes_rate", "reply bytes per second"},
+    {"p50", "p50_ns", false, "ns", "median latency"},
+    {"p90", "p90_ns", false, "ns", "90th percentile latency"},
+    {"p99", "p99_ns", false, "ns", "99th percentile latency"},
+    {"p999", "p999_ns", false, "ns", "99.9th percentile latency"},
+    {"max", "max_ns", false, "ns", "largest latency"},
+    {"mean", "mean_ns", false, "ns", "mean latency"},
+    {"cpu_per_request", "server_cpu_us_per_request", false, "us",
+     "server CPU (user+sys) per reply line, µs"},
+    {"memory_per_connection", "server_memory_per_connection_bytes", false, "bytes",
+     "server RSS growth per connection"},
+    {"pss_per_connection", "server_pss_per_connection_bytes", false, "bytes",
+     "server PSS growth per connection"},
+    {"rss_peak", "server_rss_peak_bytes", false, "bytes", "server peak RSS (process group)"},
+    {"ctx_switches_per_request", "server_ctx_switches_per_request", false, "count",
+     "server context switches per reply line"},
+};
+
+// Environment keys whose difference makes two runs incomparable.
+const char* const kMaterialEnv[] = {"cpu_model", "cpu_count", "build_type", "sanitizer"};
+// Shown when they differ, never refused. Paths and commits are expected to
+// differ (two builds of two commits) and appear in the header instead.
+const char* const kInformationalEnv[] = {"host",
+                                         "compiler",
+                                         "cxx_flags",
+                                         "libevent_version",
+                                         "liburing_version",
+                                         "harness_version",
+                                         "nofile_soft",
+                                         "nofile_hard",
+                                         "mem_total_bytes"};
+
+// As error() in main.cc, which the tests linking this file do not have.
+void complain(const std::string& message) {
+  std::fprintf(stderr, "muxbench: %s\n", message.c_str());
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string pct_text(double v) {
+  return fmt(std::fabs(v) < 100 ? "%+.1f%%" : "%+.0f%%", v);
+}
+
+std::string p_text(double p) {
+  return fmt(p < 0.001 ? "%.1e" : "%.3f", p);
+}
+
+// "5" for 5.0, "2.5" for 2.5: thresholds and alphas as people write them.
+std::string num_text(double v) {
+  return fmt("%g", v);
+}
+
+std::string value_text(double v, const std::string& unit) {
+  if (unit == "rate") return format_rate(v) + "/s";
+  if (unit == "bytes_rate") return format_bytes(v) + "/s";
+  if (unit == "ns") return format_ns(v);
+  if (unit == "us") return fmt(v < 10 ? "%.2fµs" : v < 100 ? "%.1fµs" : "%.0fµs", v);
+  if (unit == "bytes") return format_bytes(v);
+  return fmt("%.3g", v);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Display width of UTF-8 text (µ is two bytes, one column).
+std::size_t width(const std::string& s) {
+  std::size_t w = 0;
+  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+  return w;
+}
+
+std::string pad(const std::string& s, std::size_t w, bool right = false) {
+  std::size_t sw = width(s);
+  if (sw >= w) return s;
+  std::string fill(w - sw, ' ');
+  return right ? fill + s : s + fill;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, sep)) {
+    auto b = part.find_first_not_of(" \t");
+    auto e = part.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(part.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+std::string metric_names() {
+  std::string s;
+  for (const auto& m : kMetrics) s += (s.empty() ? "" : ", ") + std::string(m.name);
+  return s;
+}
+
+// --- cells grouped by what matching compares ----------------------------------
+
+// The repetitions of one cell on one side.
+struct Group {
+  std::string id;             // strategy/workload/c<N>: the cell id without /r<rep>
+  std::string key;            // id + active + params without server_args
+  nlohmann::json key_params;  // sorted keys, for naming differences
+  std::vector<const json*> cells;
+};
+
+struct Side {
+  std::vector<Group> groups;  // in file order of first appearance
+  std::map<std::string, std::size_t> by_key;
+};
+
+nlohmann::json key_params(const json& cell) {
+  nlohmann::json p = nlohmann::json::parse(cell["params"].dump());
+  p.erase("server_args");
+  p["active"] = cell.contains("active") && cell["active"].is_number_integer() ? cell["active"]
+                                                                              : cell["connections"];
+  return p;
+}
+
+Side group_cells(const json& doc) {
+  Side side;
+  for (const auto& c : doc["cells"]) {
+    std::string id = c["strategy"].get<std::string>() + "/" + c["workload"].get<std::string>() +
+                     "/c" + std::to_string(c["connections"].get<long>());
+    nlohmann::json kp = key_params(c);
+    std::string key = id + " " + kp.dump();
+    auto [it, fresh] = side.by_key.emplace(key, side.groups.size());
+    if (fresh) side.groups.push_back(Group{id, key, kp, {}});
+    side.groups[it->second].cells.push_back(&c);
+  }
+  return side;
+}
+
+struct StatusCounts {
+  int ok = 0, failed = 0, skipped = 0;
+  std::string first_reason;  // of the first failed (else skipped) repetition
+};
+
+StatusCounts count_status(const Group& g) {
+  StatusCounts s;
+  std::string skip_reason;
+  for (const json* c : g.cells) {
+    std::string st = (*c)["status"].get<std::string>();
+    std::string reason = (*c).contains("reason") && (*c)["reason"].is_string()
+                             ? (*c)["reason"].get<std::string>()
+                             : "";
+    if (st == "ok") ++s.ok;
+    if (st == "failed") {
+      if (s.failed++ == 0) s.first_reason = reason;
+    }
+    if (st == "skipped") {
+      if (s.skipped++ == 0) skip_reason = reason;
+    }
+  }
+  if (s.first_reason.empty()) s.first_reason = skip_reason;
+  return s;
+}
+
+// The values of one metric over the ok repetitions; `missing` counts ok
+// repetitions without it (null: not measured).
+std::vector<double> values_of(const Group& g, const CompareMetric& m, int* missing,
+                              const std::string& path) {
+  std::vector<double> v;
+  *missing = 0;
+  for (const json* c : g.cells) {
+    if ((*c)["status"] != "ok") continue;
+    const json& ms = (*c)["metrics"];
+    if (!ms.is_object() || !ms.contains(m.field) || ms[m.field].is_null()) {
+      ++*missing;
+      continue;
+    }
+    if (!ms[m.field].is_number()) {
+      throw CompareInputError(path + ": cell " + (*c)["id"].get<std::string>() + ": metrics." +
+                              m.field + " is " + ms[m.field].dump() + ", not a number");
+    }
+    double x = ms[m.field].get<double>();
+    if (!std::isfinite(x)) {
+      ++*missing;
+      continue;
+    }
+    v.push_back(x);
+  }
+  return v;
+}
+
+bool any_client_saturated(const Group& g) {
+  for (const json* c : g.cells) {
+    if ((*c)["status"] != "ok" || !(*c)["metrics"].is_object()) continue;
+    const json& ms = (*c)["metrics"];
+    if (ms.contains("client_saturated") && ms["client_saturated"].is_boolean() &&
+        ms["client_saturated"].get<bool>()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// "duration_s 2 in base, 3 in new; pipeline ..." for two groups with the same id.
+std::string param_differences(const Group& a, const Group& b) {
+  std::string s;
+  std::set<std::string> keys;
+  for (const auto& [k, v] : a.key_params.items()) keys.insert(k);
+  for (const auto& [k, v] : b.key_params.items()) keys.insert(k);
+  for (const auto& k : keys) {
+    auto va = a.key_params.contains(k) ? a.key_params[k].dump() : std::string("(none)");
+    auto vb = b.key_params.contains(k) ? b.key_params[k].dump() : std::string("(none)");
+    if (va != vb) s += (s.empty() ? "" : ", ") + k + " " + va + " in base, " + vb + " in new";
+  }
+  return s;
+}
+
+json row_head(const Group& g) {
+  const json& c = *g.cells.front();
+  json r;
+  r["id"] = g.id;
+  r["strategy"] = c["strategy"];
+  r["workload"] = c["workload"];
+  r["connections"] = c["connections"];
+  r["active"] = g.key_params["active"];
+  json params = c["params"];
+  params.erase("server_args");
+  r["params"] = params;
+  return r;
+}
+
+// --- one metric of one matched cell ---------------------------------------------
+
+json compare_metric(const Group& b, const Group& n, const CompareMetric& m, const CompareOptions& o,
+                    const std::string& base_path, const std::string& new_path) {
+  json r = row_head(b);
+  r["metric"] = m.name;
+  r["field"] = m.field;
+  r["direction"] = m.higher_is_better ? "higher_is_better" : "lower_is_better";
+  const double thr = o.threshold_for(m);
+  r["threshold_pct"] = thr;
+  int b_missing = 0, n_missing = 0;
+  std::vector<double> bv = values_of(b, m, &b_missing, base_path);
+  std::vector<double> nv = values_of(n, m, &n_missing, new_path);
+  r["base"] = bv.empty() ? json(nullptr) : json(median(bv));
+  r["new"] = nv.empty() ? json(nullptr) : json(median(nv));
+  r["change_pct"] = nullptr;
+  r["n_base"] = bv.size();
+  r["n_new"] = nv.size();
+  r["base_values"] = bv;
+  r["new_values"] = nv;
+  r["test"] = nullptr;
+  r["test_note"] = nullptr;
+  r["u"] = nullptr;
+  r["p_value"] = nullptr;
+  std::vector<std::string> notes;
+  if (b_missing) {
+    notes.push_back(std::to_string(b_missing) + " ok repetition(s) in base without " + m.field);
+  }
+  if (n_missing) {
+    notes.push_back(std::to_string(n_missing) + " ok repetition(s) in new without " + m.field);
+  }
+  if (std::string(m.name) == "throughput" && (any_client_saturated(b) || any_client_saturated(n))) {
+    notes.push_back("the load generator was saturated (client-bound) in " +
+                    std::string(any_client_saturated(b) ? "base" : "") +
+                    (any_client_saturated(b) && any_client_saturated(n) ? " and " : "") +
+                    (any_client_saturated(n) ? "new" : ""));
+  }
+  auto finish = [&](const char* verdict, const std::string& note = "") {
+    if (!note.empty()) notes.insert(notes.begin(), note);
+    std::string all;
+    for (const auto& s : notes) all += (all.empty() ? "" : "; ") + s;
+    r["verdict"] = verdict;
+    r["note"] = all.empty() ? json(nullptr) : json(all);
+    return r;
+  };
+  if (bv.empty() || nv.empty()) {
+    return finish("inconclusive", std::string("not measured in ") + (bv.empty() ? "base" : "new"));
+  }
+  const double mb = median(bv), mn = median(nv);
+  if (mb == 0) {
+    if (mn == 0) return finish("unchanged");
+    return finish("inconclusive", "the base median is 0: no relative change");
+  }
+  const double change = (mn - mb) / std::fabs(mb) * 100;
+  r["change_pct"] = change;
+  const double worse = m.higher_is_better ? -change : change;  // > 0: worse
+  const bool beyond_worse = worse > thr, beyond_better = -worse > thr;
+
+  // new against base: for a higher-is-better metric, worse means new tends lower.
+  const Alternative alt_worse =
+      o.two_sided ? Alternative::kTwoSided
+                  : (m.higher_is_better ? Alternative::kLess : Alternative::kGreater);
+  const Alternative alt_better =
+      o.two_sided ? Alternative::kTwoSided
+                  : (m.higher_is_better ? Alternative::kGreater : Alternative::kLess);
+  const double min_p = mann_whitney_min_p(nv.size(), bv.size(), alt_worse);
+  if (min_p > o.alpha) {
+    r["test"] = "threshold only";
+    std::string why =
+        bv.size() == 1 && nv.size() == 1
+            ? "1 repetition a side: nothing to test, the threshold alone decides"
+            : std::to_string(bv.size()) + " vs " + std::to_string(nv.size()) +
+                  " repetitions: even the most extreme ranking gives p = " + p_text(min_p) +
+                  " > alpha " + num_text(o.alpha) + ", so the threshold alone decides";
+    r["test_note"] = why;
+    if (beyond_worse) return finish("regressed");
+    if (beyond_better) return finish("improved");
+    return finish("unchanged");
+  }
+  MannWhitneyResult pw = mann_whitney(nv, bv, alt_worse);
+  MannWhitneyResult pb = mann_whitney(nv, bv, alt_better);
+  r["test"] = pw.exact ? "mann-whitney exact" : "mann-whitney normal";
+  r["u"] = pw.u;
+  const bool toward_better = worse < 0;
+  r["p_value"] = toward_better ? pb.p : pw.p;
+  if (beyond_worse) {
+    if (pw.p <= o.alpha) return finish("regressed");
+    return finish("inconclusive", "beyond the threshold but not significant at alpha " +
+                                      num_text(o.alpha) + ": noise, or too few repetitions");
+  }
+  if (beyond_better) {
+    if (pb.p <= o.alpha) return finish("improved");
+    return finish("inconclusive",
+                  "beyond the threshold but not significant at alpha " + num_text(o.alpha));
+  }
+  double p = toward_better ? pb.p : pw.p;
+  if (p <= o.alpha && change != 0) {
+    return finish("unchanged", "significant (p = " + p_text(p) + ") but within the " +
+                                   num_text(thr) + "% threshold");
+  }
+  return finish("unchanged");
+}
+
+// A row about a whole cell: failures, or present on one side only.
+json status_row(const Group& g, const char* verdict, const std::string& note, const StatusCounts* b,
+                const StatusCounts* n) {
+  json r = row_head(g);
+  r["metric"] = "status";
+  r["field"] = nullptr;
+  r["base"] = nullptr;
+  r["new"] = nullptr;
+  r["change_pct"] = nullptr;
+  auto counts = [](const StatusCounts* s) -> json {
+    if (s == nullptr) return nullptr;
+    return {{"ok", s->ok}, {"failed", s->failed}, {"skipped", s->skipped}};
+  };
+  r["base_status"] = counts(b);
+  r["new_status"] = counts(n);
+  r["verdict"] = verdict;
+  r["note"] = note;
+  return r;
+}
+
+std::string reps(int k, int of) {
+  return std::to_string(k) + " of " + std::to_string(of) + " repetition" + (of == 1 ? "" : "s");
+}
+
+std::string env_value_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+// "Linux 6.1.0-18-amd64 #1 SMP ..." -> "Linux 6.1.0-18-amd64": the release;
+// the rest is the build date of the same kernel.
+std::string kernel_release(const json& k) {
+  if (!k.is_string()) return k.dump();
+  auto words = split(k.get<std::string>(), ' ');
+  if (words.size() < 2) return k.get<std::string>();
+  return words[0] + " " + words[1];
+}
+
+json side_info(const json& doc, const std::string& path) {
+  const json& env = doc["environment"];
+  json s;
+  s["path"] = path;
+  s["suite"] = doc["suite"].value("name", json());
+  s["started"] = doc.value("started", json());
+  s["finished"] = doc.value("finished", json());
+  s["git_commit"] = env.is_object() ? env.value("git_commit", json()) : json();
+  s["git_dirty"] = env.is_object() ? env.value("git_dirty", json()) : json();
+  s["cells"] = doc["cells"].size();
+  return s;
+}
+
+// --- the terminal table ---------------------------------------------------------
+
+const char* colour_of(const std::string& verdict) {
+  if (verdict == "regressed") return "\033[1;31m";
+  if (verdict == "improved") return "\033[32m";
+  if (verdict == "inconclusive" || verdict.rfind("only_in", 0) == 0) return "\033[33m";
+  return "";
+}
+
+std::string verdict_word(const std::string& v) {
+  if (v == "regressed") return "REGRESSED";
+  if (v == "only_in_base") return "only in base";
+  if (v == "only_in_new") return "only in new";
+  return v;
+}
+
+const CompareMetric* metric_of_row(const json& r) {
+  return r["field"].is_string() ? find_compare_metric(r["field"].get<std::string>()) : nullptr;
+}
+
+std::string row_value(const json& r, const char* side) {
+  const CompareMetric* m = metric_of_row(r);
+  if (m == nullptr) {
+    std::string key = std::string(side) + "_status";
+    if (!r.contains(key) || r[key].is_null()) return "-";
+    const json& s = r[key];
+    int ok = s["ok"], failed = s["failed"], skipped = s["skipped"];
+    std::string t;
+    if (ok) t += std::to_string(ok) + " ok";
+    if (failed) t += (t.empty() ? "" : ", ") + std::to_string(failed) + " failed";
+    if (skipped) t += (t.empty() ? "" : ", ") + std::to_string(skipped) + " skipped";
+    return t;
+  }
+  return r[side].is_number() ? value_text(r[side].get<double>(), m->unit) : "-";
+}
+
+}  // namespace
+
+// --- public ------------------------------------------------------------------------
+
+const std::vector<CompareMetric>& compare_metrics() {
+  return kMetrics;
+}
+
+const CompareMetric* find_compare_metric(const std::string& name) {
+  for (const auto& m : kMetrics) {
+    if (name == m.name || name == m.field) return &m;
+  }
+  return nullptr;
+}
+
+double CompareOptions::threshold_for(const CompareMetric& m) const {
+  auto it = threshold_by_metric.find(m.name);
+  return it == threshold_by_metric.end() ? threshold_pct : it->second;
+}
+
+std::vector<const CompareMetric*> parse_compare_metrics(const std::string& list) {
+  std::vector<const CompareMetric*> out;
+  for (const auto& name : split(list, ',')) {
+    if (name == "all") {
+      for (const auto& m : kMetrics) {
+        if (std::find(out.begin(), out.end(), &m) == out.end()) out.push_back(&m);
+      }
+      continue;
+    }
+    const CompareMetric* m = find_compare_metric(name);
+    if (m == nullptr) {
+      throw CompareInputError("--metric: '" + name + "' is not a metric; allowed: " +
+                              metric_names() + ", all (or a field name such as p99_ns)");
+    }
+    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+  }
+  if (out.empty()) throw CompareInputError("--metric: no metric given; allowed: " + metric_names());
+  return out;
+}
+
+void parse_thresholds(const std::string& text, CompareOptions* o) {
+  auto percent = [](std::string v, const std::string& what) {
+    if (!v.empty() && v.back() == '%') v.pop_back();
+    char* end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(x) || x < 0 || x >= 1000) {
+      throw CompareInputError("--threshold: '" + what +
+                              "' is not a percentage; allowed: a number from 0 to 999, with or "
+                              "without %, e.g. 5% (per metric: p99=15%)");
+    }
+    return x;
+  };
+  auto items = split(text, ',');
+  if (items.empty()) throw CompareInputError("--threshold: empty; allowed: e.g. 5% or 5%,p99=15%");
+  for (const auto& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos) {
+      o->threshold_pct = percent(item, item);
+      continue;
+    }
+    std::string name = item.substr(0, eq);
+    const CompareMetric* m = find_compare_metric(name);
+    if (m == nullptr) {
+      throw CompareInputError("--threshold: '" + name +
+                              "' is not a metric; allowed: " + metric_names());
+    }
+    o->threshold_by_metric[m->name] = percent(item.substr(eq + 1), item);
+  }
+}
+
+json load_for_compare(const std::string& path) {
+  json doc;
+  try {
+    doc = ResultsFile::load(path);
+  } catch (const std::exception& e) {
+    throw CompareInputError(e.what());
+  }
+  if (!doc.contains("environment") || !doc["environment"].is_object()) {
+    throw CompareInputError(path + ": has no \"environment\" object");
+  }
+  std::set<std::string> seen;
+  std::size_t i = 0;
+  for (const auto& c : doc["cells"]) {
+    std::string where = path + ": cells[" + std::to_string(i++) + "]";
+    if (!c.is_object()) throw CompareInputError(where + " is not an object");
+    if (c.contains("id") && c["id"].is_string()) where += " (" + c["id"].get<std::string>() + ")";
+    for (const char* k : {"id", "strategy", "workload", "status"}) {
+      if (!c.contains(k) || !c[k].is_string() || c[k].get<std::string>().empty()) {
+        throw CompareInputError(where + " has no \"" + k + "\" string");
+      }
+    }
+    std::string st = c["status"].get<std::string>();
+    if (st != "ok" && st != "failed" && st != "skipped") {
+      throw CompareInputError(where + " has status \"" + st + "\"; expected ok, failed or skipped");
+    }
+    for (const char* k : {"connections", "repetition"}) {
+      if (!c.contains(k) || !c[k].is_number_integer()) {
+        throw CompareInputError(where + " has no integer \"" + std::string(k) + "\"");
+      }
+    }
+    if (!c.contains("params") || !c["params"].is_object()) {
+      throw CompareInputError(where + " has no \"params\" object");
+    }
+    if (st == "ok" && (!c.contains("metrics") || !c["metrics"].is_object())) {
+      throw CompareInputError(where + " is ok but has no \"metrics\" object");
+    }
+    if (!seen.insert(c["id"].get<std::string>()).second) {
+      throw CompareInputError(where + ": the id appears twice");
+    }
+  }
+  return doc;
+}
+
+std::vector<EnvDifference> environment_differences(const json& base_doc, const json& new_doc) {
+  std::vector<EnvDifference> out;
+  const json& a = base_doc["environment"];
+  const json& b = new_doc["environment"];
+  auto get = [](const json& env, const std::string& k) {
+    return env.is_object() && env.contains(k) ? env[k] : json();
+  };
+  for (const char* k : kMaterialEnv) {
+    if (get(a, k) != get(b, k)) out.push_back({k, get(a, k), get(b, k), true});
+  }
+  std::string ka = kernel_release(get(a, "kernel")), kb = kernel_release(get(b, "kernel"));
+  if (ka != kb) {
+    out.push_back({"kernel", ka, kb, true});
+  } else if (get(a, "kernel") != get(b, "kernel")) {
+    out.push_back({"kernel", get(a, "kernel"), get(b, "kernel"), false});
+  }
+  // Placement is a suite setting (every cell records it too).
+  for (const char* k : {"server_cpus", "loadgen_cpus"}) {
+    auto pa =
+        base_doc["suite"].contains("placement") ? get(base_doc["suite"]["placement"], k) : json();
+    auto pb =
+        new_doc["suite"].contains("placement") ? get(new_doc["suite"]["placement"], k) : json();
+    if (pa != pb) out.push_back({std::string("placement.") + k, pa, pb, true});
+  }
+  for (const char* k : kInformationalEnv) {
+    if (get(a, k) != get(b, k)) out.push_back({k, get(a, k), get(b, k), false});
+  }
+  json sa = get(a, "sysctl"), sb = get(b, "sysctl");
+  std::set<std::string> keys;
+  for (const json* s : {&sa, &sb}) {
+    if (!s->is_object()) continue;
+    for (const auto& [k, v] : s->items()) keys.insert(k);
+  }
+  for (const auto& k : keys) {
+    if (get(sa, k) != get(sb, k)) out.push_back({"sysctl." + k, get(sa, k), get(sb, k), false});
+  }
+  return out;
+}
+
+json compare_results(const json& base_doc, const json& new_doc, const CompareOptions& o,
+                     const std::string& base_path, const std::string& new_path,
+                     const std::vector<EnvDifference>& env_diffs, bool env_mismatch_allowed) {
+  Side base = group_cells(base_doc);
+  Side next = group_cells(new_doc);
+  json rows = json::array();
+  std::size_t matched = 0, skipped_both = 0;
+  std::map<std::string, std::vector<const Group*>> by_id_new;
+  for (const auto& g : next.groups) by_id_new[g.id].push_back(&g);
+
+  auto unmatched_note = [](const Group& g, const std::vector<const Group*>& others,
+                           bool g_is_base) {
+    for (const Group* other : others) {
+      std::string d = g_is_base ? param_differences(g, *other) : param_differences(*other, g);
+      if (!d.empty()) return "a cell with the same id has other parameters: " + d;
+    }
+    return std::string();
+  };
+
+  for (const auto& b : base.groups) {
+    auto it = next.by_key.find(b.key);
+    StatusCounts bs = count_status(b);
+    if (it == next.by_key.end()) {
+      if (bs.ok + bs.failed == 0) {
+        ++skipped_both;  // skipped, and not in new either: nothing was lost
+        continue;
+      }
+      rows.push_back(
+          status_row(b, "only_in_base", unmatched_note(b, by_id_new[b.id], true), &bs, nullptr));
+      continue;
+    }
+    const Group& n = next.groups[it->second];
+    StatusCounts ns = count_status(n);
+    const int b_ran = bs.ok + bs.failed, n_ran = ns.ok + ns.failed;
+    if (b_ran == 0 && n_ran == 0) {
+      ++skipped_both;
+      continue;
+    }
+    if (b_ran == 0 || n_ran == 0) {
+      const StatusCounts& skipped_side = b_ran == 0 ? bs : ns;
+      rows.push_back(status_row(
+          b, b_ran == 0 ? "only_in_new" : "only_in_base",
+          std::string("skipped in ") + (b_ran == 0 ? "base" : "new") +
+              (skipped_side.first_reason.empty() ? "" : ": " + skipped_side.first_reason),
+          &bs, &ns));
+      continue;
+    }
+    ++matched;
+    if (ns.failed > 0 || bs.failed > 0) {
+      if (ns.ok == 0 && bs.ok > 0) {
+        rows.push_back(status_row(
+            b, "regressed",
+            "fails in new in " + reps(ns.failed, ns.failed + ns.ok) + ": " + ns.first_reason, &bs,
+            &ns));
+      } else if (bs.failed == 0) {
+        rows.push_back(status_row(b, "regressed",
+                                  "fails in new in " + reps(ns.failed, ns.failed + ns.ok) +
+                                      " (never in base): " + ns.first_reason,
+                                  &bs, &ns));
+      } else if (ns.failed == 0 || (bs.ok == 0 && ns.ok > 0)) {
+        rows.push_back(
+            status_row(b, "improved",
+                       "failed in base in " + reps(bs.failed, bs.failed + bs.ok) +
+                           (ns.failed ? ", in new in " + reps(ns.failed, ns.failed + ns.ok)
+                                      : std::string(", never in new")) +
+                           ": " + bs.first_reason,
+                       &bs, &ns));
+      } else {
+        rows.push_back(status_row(b, "inconclusive",
+                                  "fails on both sides (base " +
+                                      reps(bs.failed, bs.failed + bs.ok) + ", new " +
+                                      reps(ns.failed, ns.failed + ns.ok) + "): " + ns.first_reason,
+                                  &bs, &ns));
+      }
+    }
+    if (bs.ok == 0 || ns.ok == 0) continue;
+    for (const CompareMetric* m : o.metrics) {
+      json r = compare_metric(b, n, *m, o, base_path, new_path);
+      // Not measured on either side (e.g. PSS of a huge process group): no row.
+      if (r["n_base"] == 0 && r["n_new"] == 0) continue;
+      rows.push_back(std::move(r));
+    }
+  }
+  std::map<std::string, std::vector<const Group*>> by_id_base;
+  for (const auto& g : base.groups) by_id_base[g.id].push_back(&g);
+  for (const auto& n : next.groups) {
+    if (base.by_key.count(n.key)) continue;
+    StatusCounts ns = count_status(n);
+    if (ns.ok + ns.failed == 0) {
+      ++skipped_both;
+      continue;
+    }
+    rows.push_back(
+        status_row(n, "only_in_new", unmatched_note(n, by_id_base[n.id], false), nullptr, &ns));
+  }
+  if (matched == 0) {
+    throw CompareInputError("no cell of " + new_path + " matches a cell of " + base_path +
+                            " that ran (same strategy, workload, connections and parameters): "
+                            "nothing to compare");
+  }
+
+  // Counts and geometric means of new/base medians.
+  std::map<std::string, int> counts = {{"regressed", 0},    {"improved", 0},
+                                       {"unchanged", 0},    {"inconclusive", 0},
+                                       {"only_in_base", 0}, {"only_in_new", 0}};
+  struct Acc {
+    double log_sum = 0;
+    int n = 0;
+  };
+  std::map<std::string, std::map<std::string, Acc>> per_strategy;  // strategy -> metric
+  std::map<std::string, Acc> overall;
+  std::vector<std::string> strategy_order;
+  for (const auto& r : rows) {
+    ++counts[r["verdict"].get<std::string>()];
+    if (!r["field"].is_string() || !r["base"].is_number() || !r["new"].is_number()) continue;
+    double b = r["base"], n = r["new"];
+    if (!(b > 0 && n > 0)) continue;
+    std::string s = r["strategy"], m = r["metric"];
+    if (!per_strategy.count(s)) strategy_order.push_back(s);
+    auto& a = per_strategy[s][m];
+    a.log_sum += std::log(n / b);
+    ++a.n;
+    overall[m].log_sum += std::log(n / b);
+    ++overall[m].n;
+  }
+  auto geo = [&](const std::map<std::string, Acc>& by_metric) {
+    json j = json::object();
+    for (const CompareMetric* m : o.metrics) {
+      auto it = by_metric.find(m->name);
+      if (it == by_metric.end() || it->second.n == 0) continue;
+      j[m->name] = {{"geomean_change_pct", (std::exp(it->second.log_sum / it->second.n) - 1) * 100},
+                    {"cells", it->second.n}};
+    }
+    return j;
+  };
+  json summary;
+  summary["overall"] = geo(overall);
+  summary["strategies"] = json::object();
+  for (const auto& s : strategy_order) summary["strategies"][s] = geo(per_strategy[s]);
+
+  json warnings = json::array();
+  for (const auto& [doc, which] :
+       {std::pair<const json*, const char*>{&base_doc, "base"}, {&new_doc, "new"}}) {
+    if (doc->value("finished", json()).is_null()) {
+      warnings.push_back(std::string("the ") + which +
+                         " run did not finish (finished is null): only its recorded cells count");
+    }
+  }
+  bool material = false;
+  json diffs = json::array();
+  for (const auto& d : env_diffs) {
+    material |= d.material;
+    diffs.push_back({{"key", d.key}, {"base", d.base}, {"new", d.next}, {"material", d.material}});
+  }
+
+  json thresholds = json::object();
+  json metric_names_json = json::array();
+  for (const CompareMetric* m : o.metrics) {
+    thresholds[m->name] = o.threshold_for(*m);
+    metric_names_json.push_back(m->name);
+  }
+  const int exit_status = counts["regressed"] > 0 ? kExitError : kExitOk;
+
+  json rep;
+  rep["schema_version"] = 1;
+  rep["tool"] = "muxbench compare";
+  rep["base"] = base_path;
+  rep["new"] = new_path;
+  rep["result"] = exit_status == kExitOk ? "no regression" : "regression";
+  rep["exit_status"] = exit_status;
+  rep["regressions"] = counts["regressed"];
+  rep["threshold_pct"] = o.threshold_pct;
+  rep["alpha"] = o.alpha;
+  rep["alternative"] = o.two_sided ? "two-sided" : "one-sided";
+  rep["metrics"] = metric_names_json;
+  rep["thresholds_pct"] = thresholds;
+  rep["base_run"] = side_info(base_doc, base_path);
+  rep["new_run"] = side_info(new_doc, new_path);
+  rep["environment"] = {
+      {"differences", diffs}, {"material", material}, {"mismatch_allowed", env_mismatch_allowed}};
+  rep["counts"] = counts;
+  rep["counts"]["matched_cells"] = matched;
+  rep["counts"]["skipped_on_both_sides"] = skipped_both;
+  rep["summary"] = summary;
+  rep["warnings"] = warnings;
+  rep["cells"] = rows;
+  return rep;
+}
+
+std::string compare_text(const json& rep, bool colour) {
+  auto paint = [&](const std::string& text, const std::string& verdict) {
+    const char* c = colour_of(verdict);
+    if (!colour || *c == '\0') return text;
+    return std::string(c) + text + "\033[0m";
+  };
+  std::ostringstream out;
+  for (const char* which : {"base_run", "new_run"}) {
+    const json& s = rep[which];
+    std::string commit = s["git_commit"].is_string()
+                             ? s["git_commit"].get<std::string>().substr(0, 10)
+                             : std::string("?");
+    if (s["git_dirty"].is_boolean() && s["git_dirty"].get<bool>()) commit += " (dirty)";
+    out << (std::string(which) == "base_run" ? "base: " : "new:  ") << s["path"].get<std::string>()
+        << "  suite " << env_value_text(s["suite"]) << ", " << s["cells"].get<int>()
+        << " cells, commit " << commit << ", " << env_value_text(s["started"]) << "\n";
+  }
+  // The rule, with per-metric thresholds where they differ.
+  std::string thr = num_text(rep["threshold_pct"].get<double>()) + "%";
+  for (const auto& [m, t] : rep["thresholds_pct"].items()) {
+    if (t.get<double>() != rep["threshold_pct"].get<double>()) {
+      thr += ", " + m + " " + num_text(t.get<double>()) + "%";
+    }
+  }
+  out << "rule: a regression is a change of the median beyond the threshold (" << thr << ") that a "
+      << rep["alternative"].get<std::string>() << " Mann-Whitney U test finds significant at alpha "
+      << num_text(rep["alpha"].get<double>()) << "\n";
+  const json& env = rep["environment"];
+  if (env["differences"].empty()) {
+    out << "environment: same CPU model, CPU count, kernel, build type and placement\n";
+  } else {
+    out << "environment differences"
+        << (env["material"].get<bool>() ? " (material ones marked !, compared anyway: "
+                                          "--allow-env-mismatch)"
+                                        : " (none material)")
+        << ":\n";
+    for (const auto& d : env["differences"]) {
+      out << "  " << (d["material"].get<bool>() ? "! " : "  ") << d["key"].get<std::string>()
+          << ": " << env_value_text(d["base"]) << " (base) vs " << env_value_text(d["new"])
+          << " (new)\n";
+    }
+  }
+  for (const auto& w : rep["warnings"]) out << "warning: " << w.get<std::string>() << "\n";
+
+  // The table: one line per cell and metric; the cell id only on its first.
+  std::vector<std::vector<std::string>> table = {
+      {"cell", "metric", "base", "new", "change", "reps", "p", "verdict"}};
+  std::vector<std::string> verdicts = {""};
+  std::vector<std::string> notes = {""};
+  std::string last_id;
+  for (const auto& r : rep["cells"]) {
+    std::string id = r["id"].get<std::string>();
+    std::string key = id + r["params"].dump();
+    std::string reps_col = r.contains("n_base") ? std::to_string(r["n_base"].get<int>()) + "/" +
+                                                      std::to_string(r["n_new"].get<int>())
+                                                : "";
+    std::string p = r.contains("p_value") && r["p_value"].is_number()
+                        ? p_text(r["p_value"].get<double>())
+                        : (r.contains("test") && r["test"] == "threshold only" ? "thr" : "");
+    table.push_back({key == last_id ? "" : id, r["metric"].get<std::string>(), row_value(r, "base"),
+                     row_value(r, "new"),
+                     r["change_pct"].is_number() ? pct_text(r["change_pct"].get<double>()) : "",
+                     reps_col, p, verdict_word(r["verdict"].get<std::string>())});
+    verdicts.push_back(r["verdict"].get<std::string>());
+    notes.push_back(r["note"].is_string() ? r["note"].get<std::string>() : "");
+    last_id = key;
+  }
+  std::vector<std::size_t> widths(table[0].size(), 0);
+  for (const auto& row : table) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+  }
+  out << "\n";
+  std::vector<std::string> test_notes;  // why the test was not used, once each
+  for (const auto& r : rep["cells"]) {
+    if (!r.contains("test_note") || !r["test_note"].is_string()) continue;
+    std::string t = r["test_note"].get<std::string>();
+    if (std::find(test_notes.begin(), test_notes.end(), t) == test_notes.end()) {
+      test_notes.push_back(t);
+    }
+  }
+  for (std::size_t r = 0; r < table.size(); ++r) {
+    std::string line;
+    for (std::size_t i = 0; i < table[r].size(); ++i) {
+      bool right = i >= 2 && i <= 6;
+      std::string cellText = pad(table[r][i], widths[i], right);
+      if (i == 4 || i == 7) cellText = paint(cellText, verdicts[r]);
+      line += (i ? "  " : "") + cellText;
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    if (!notes[r].empty()) line += "  (" + notes[r] + ")";
+    out << line << "\n";
+  }
+  for (const auto& t : test_notes) out << "p \"thr\": " << t << "\n";
+
+  // Geometric means of new/base medians, per strategy and overall.
+  const json& sum = rep["summary"];
+  std::vector<std::string> ms;
+  for (const auto& m : rep["metrics"]) ms.push_back(m.get<std::string>());
+  std::vector<std::vector<std::string>> g = {{"strategy"}};
+  for (const auto& m : ms) g[0].push_back(m);
+  auto geo_row = [&](const std::string& name, const json& by_metric) {
+    std::vector<std::string> row = {name};
+    for (const auto& m : ms) {
+      row.push_back(by_metric.contains(m)
+                        ? pct_text(by_metric[m]["geomean_change_pct"].get<double>()) + " (" +
+                              std::to_string(by_metric[m]["cells"].get<int>()) + ")"
+                        : "-");
+    }
+    return row;
+  };
+  for (const auto& [s, by_metric] : sum["strategies"].items()) g.push_back(geo_row(s, by_metric));
+  g.push_back(geo_row("all", sum["overall"]));
+  std::vector<std::size_t> gw(g[0].size(), 0);
+  for (const auto& row : g) {
+    for (std::size_t i = 0; i < row.size(); ++i) gw[i] = std::max(gw[i], width(row[i]));
+  }
+  out << "\ngeometric mean of the change of medians, new vs base (cells):\n";
+  for (const auto& row : g) {
+    std::string line = " ";
+    for (std::size_t i = 0; i < row.size(); ++i) line += " " + pad(row[i], gw[i], i > 0) + " ";
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+  }
+
+  const json& c = rep["counts"];
+  out << "\nverdicts (cell x metric): " << c["regressed"].get<int>() << " regressed, "
+      << c["improved"].get<int>() << " improved, " << c["unchanged"].get<int>() << " unchanged, "
+      << c["inconclusive"].get<int>() << " inconclusive; " << c["matched_cells"].get<int>()
+      << " cells matched, " << c["only_in_base"].get<int>() << " only in base, "
+      << c["only_in_new"].get<int>() << " only in new\n";
+  if (c["regressed"].get<int>() > 0) {
+    out << paint("regressions:", "regressed") << "\n";
+    for (const auto& r : rep["cells"]) {
+      if (r["verdict"] != "regressed") continue;
+      out << "  " << r["id"].get<std::string>() << " " << r["metric"].get<std::string>() << ": ";
+      if (r["field"].is_string()) {
+        out << row_value(r, "base") << " -> " << row_value(r, "new") << " ("
+            << pct_text(r["change_pct"].get<double>());
+        if (r["p_value"].is_number()) out << ", p = " << p_text(r["p_value"].get<double>());
+        out << ", " << r["n_base"].get<int>() << " vs " << r["n_new"].get<int>() << " repetitions"
+            << (r["test"] == "threshold only" ? ", threshold only" : "") << ")\n";
+      } else {
+        out << r["note"].get<std::string>() << "\n";
+      }
+    }
+  }
+  out << "result: "
+      << (rep["exit_status"].get<int>() == kExitOk ? std::string("no regression (exit 0)")
+                                                   : paint("REGRESSION (exit 1)", "regressed"))
+      << "\n";
+  return out.str();
+}
+
+CommandMain setup_compare(CLI::App& sub) {
+  struct Opts {
+    std::string base, next;
+    std::string metrics = kDefaultCompareMetrics;
+    std::string threshold = "5%";
+    double alpha = 0.05;
+    bool two_sided = false;
+    std::string json_out;
+    bool allow_env_mismatch = false;
+  };
+  auto o = std::make_shared<Opts>();
+  sub.add_option("base", o->base, "The results file to compare against (e.g. the main branch)")
+      ->required();
+  sub.add_option("new", o->next, "The results file under test (e.g. the pull request)")->required();
+  sub.add_option("--metric,--metrics", o->metrics,
+                 std::string("Comma-separated metrics (default ") + kDefaultCompareMetrics +
+                     "): " + metric_names() + ", or all");
+  sub.add_option("--threshold", o->threshold,
+                 "Smallest change of the median that counts, in % (default 5%); per metric: "
+                 "5%,p99=15%");
+  sub.add_option("--alpha", o->alpha,
+                 "Significance level of the Mann-Whitney U test (default 0.05)");
+  sub.add_flag("--two-sided", o->two_sided,
+               "Two-sided test (default: one-sided, in the direction the verdict claims)");
+  sub.add_option("--json", o->json_out,
+                 "Also write the comparison as JSON to this file (- : stdout)");
+  sub.add_flag("--allow-env-mismatch", o->allow_env_mismatch,
+               "Compare even when CPU, core count, kernel, build type or placement differ");
+  std::string metric_help = "\nMetrics (results field; + higher is better, - lower is better):\n";
+  for (const auto& m : kMetrics) {
+    metric_help += "  " + pad(m.name, 26) + pad(m.field, 36) + (m.higher_is_better ? "+ " : "- ") +
+                   m.meaning + "\n";
+  }
+  sub.footer(metric_help +
+             "\nExit status: 0 no regression; 1 at least one regression\n"
+             "  (a metric's median beyond the threshold and significant, or a cell that\n"
+             "  fails in NEW but not in BASE); 2 usage or input error (unreadable file,\n"
+             "  schema mismatch, no cell in common, environments that differ materially\n"
+             "  without --allow-env-mismatch). docs/ci.md has the details.");
+  return [o]() -> int {
+    CompareOptions opts;
+    json base_doc, new_doc;
+    try {
+      opts.metrics = parse_compare_metrics(o->metrics);
+      parse_thresholds(o->threshold, &opts);
+      if (!(o->alpha > 0 && o->alpha < 1)) {
+        throw CompareInputError("--alpha: " + num_text(o->alpha) +
+                                " is not a significance level; allowed: a number between 0 "
+                                "and 1, e.g. 0.05");
+      }
+      opts.alpha = o->alpha;
+      opts.two_sided = o->two_sided;
+      base_doc = load_for_compare(o->base);
+      new_doc = load_for_compare(o->next);
+    } catch (const CompareInputError& e) {
+      complain(e.what());
+      return kExitUsage;
+    }
+    auto diffs = environment_differences(base_doc, new_doc);
+    bool material = std::any_of(diffs.begin(), diffs.end(), [](auto& d) { return d.material; });
+    if (material && !o->allow_env_mismatch) {
+      complain("the two runs' environments differ materially; their numbers are not comparable:");
+      for (const auto& d : diffs) {
+        std::fprintf(stderr, "  %s%s: %s (base) vs %s (new)\n", d.material ? "! " : "  ",
+                     d.key.c_str(), env_value_text(d.base).c_str(), env_value_text(d.next).c_str());
+      }
+      complain(
+          "run both on the same machine and build type, or pass --allow-env-mismatch to "
+          "compare anyway");
+      return kExitUsage;
+    }
+    json rep;
+    try {
+      rep =
+          compare_results(base_doc, new_doc, opts, o->base, o->next, diffs, o->allow_env_mismatch);
+    } catch (const CompareInputError& e) {
+      complain(e.what());
+      return kExitUsage;
+    }
+    const bool json_to_stdout = o->json_out == "-";
+    std::FILE* text_out = json_to_stdout ? stderr : stdout;
+    const char* no_color = std::getenv("NO_COLOR");
+    bool colour = ::isatty(::fileno(text_out)) != 0 && (no_color == nullptr || *no_color == '\0');
+    std::fputs(compare_text(rep, colour).c_str(), text_out);
+    if (json_to_stdout) {
+      std::printf("%s\n", rep.dump(2).c_str());
+    } else if (!o->json_out.empty()) {
+      std::ofstream f(o->json_out);
+      f << rep.dump(2) << "\n";
+      f.close();
+      if (!f) {
+        complain("cannot write " + o->json_out + ": " + errno_string(errno));
+        return kExitUsage;
+      }
+    }
+    std::fflush(stdout);
+    return rep["exit_status"].get<int>();
+  };
+}
+
+}  // namespace muxbench::harness
