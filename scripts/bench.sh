@@ -4,6 +4,9 @@
 #   scripts/bench.sh                    the default suite (under 15 minutes on 2 cores)
 #   scripts/bench.sh --suite smoke      extra arguments go to `muxbench run`
 #   scripts/bench.sh --resume results/X.json   continue an interrupted run, then chart it
+# After the suite it runs the micro-benchmarks (build/bin/muxbench-micro, ~2 min)
+# and saves their JSON next to the results file (<results>.micro.json), which
+# the charts use; MUXBENCH_MICRO=0 skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -48,9 +51,21 @@ if [ -z "$results" ] || [ ! -f "$results" ]; then
   exit 1
 fi
 
+plot_args=("$results")
+if [ "${MUXBENCH_MICRO:-1}" != 0 ] && [ -x build/bin/muxbench-micro ]; then
+  micro="${results%.json}.micro.json"
+  echo "== micro-benchmarks: build/bin/muxbench-micro -> $micro (about 2 minutes)"
+  if build/bin/muxbench-micro --benchmark_format=console --benchmark_out="$micro" \
+       --benchmark_out_format=json; then
+    plot_args+=(--micro "$micro")
+  else
+    echo "bench: the micro-benchmarks failed; charts are drawn without them." >&2
+  fi
+fi
+
 if [ -x scripts/plot.sh ]; then
-  echo "== charts: scripts/plot.sh $results"
-  scripts/plot.sh "$results"
+  echo "== charts: scripts/plot.sh ${plot_args[*]}"
+  scripts/plot.sh "${plot_args[@]}"
 else
   echo "bench: scripts/plot.sh does not exist yet: no charts were drawn." >&2
   echo "bench: the results are in $results (muxbench show $results prints them)." >&2
