@@ -123,15 +123,6 @@ json base_record(const CellPlan& plan, const CellEnv& env) {
 
 }  // namespace
 
-std::string iso_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::vector<std::string> loadgen_argv(const CellPlan& plan, const std::string& loadgen_path,
                                       int port, const std::string& json_path,
                                       const std::string& cpus) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "muxbench/timestamp.h"
 #include "suite.h"
 
 namespace muxbench::harness {
@@ -49,7 +50,6 @@ std::vector<std::string> loadgen_argv(const CellPlan& plan, const std::string& l
 // The hard timeout for the load generator of a cell.
 double loadgen_timeout_s(const CellPlan& plan);
 
-// ISO-8601 UTC time, e.g. "2025-12-01T05:30:00Z".
-std::string iso_now();
+using muxbench::iso_now;  // common/timestamp.h
 
 }  // namespace muxbench::harness

@@ -31,6 +31,7 @@
 
 #include "loadgen.h"
 #include "muxbench/net.h"
+#include "muxbench/timestamp.h"
 #include "report.h"
 
 namespace muxbench::loadgen {
@@ -98,15 +99,6 @@ std::pair<int, int> ephemeral_port_range() {
   int lo = 0, hi = 0;
   if (f >> lo >> hi && lo > 0 && hi >= lo) return {lo, hi};
   return {32768, 60999};  // the kernel's default
-}
-
-std::string iso_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string seconds_text(double s) {
