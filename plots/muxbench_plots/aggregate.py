@@ -11,6 +11,7 @@ For the `idle` workload `active` always splits: its chart holds it fixed.
 """
 
 import json
+import statistics
 import zlib
 from dataclasses import dataclass, field
 
@@ -76,11 +77,9 @@ def slugify(text):
 
 
 def median(values):
-    v = sorted(values)
-    if not v:
-        return None
-    m = len(v) // 2
-    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
+    """The median, or None for no values."""
+    values = list(values)
+    return statistics.median(values) if values else None
 
 
 @dataclass

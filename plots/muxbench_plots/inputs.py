@@ -10,6 +10,7 @@ tolerates additions; the micro and compare readers are lenient by design.
 import json
 import math
 import re
+import statistics
 from dataclasses import dataclass, field
 
 from . import style
@@ -304,11 +305,9 @@ class MicroPoint:
 
 
 def _median(values):
-    v = sorted(values)
-    if not v:
-        return None
-    m = len(v) // 2
-    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
+    """The median, or None for no values."""
+    values = list(values)
+    return statistics.median(values) if values else None
 
 
 @dataclass
