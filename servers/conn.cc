@@ -37,12 +37,14 @@ void consume(Conn& conn, const char* data, std::size_t n, Counters& c, const Con
   feed_counted(conn.codec, data, n, conn.out, c, ctx);
 }
 
-Io read_into(Conn& conn, char* buf, int max_reads, Counters& c, const Context& ctx) {
+Io read_into(Conn& conn, char* buf, int max_reads, Counters& c, const Context& ctx,
+             bool short_read_is_again) {
   for (int i = 0; i < max_reads; ++i) {
     if (!conn.wants_read()) return Io::kMore;
     ssize_t r = read_retry(conn.fd, buf, kReadChunk);
     if (r > 0) {
       consume(conn, buf, static_cast<std::size_t>(r), c, ctx);
+      if (short_read_is_again && static_cast<std::size_t>(r) < kReadChunk) return Io::kAgain;
       continue;
     }
     if (r == 0) {

@@ -39,7 +39,11 @@ enum class Io {
 // Reads up to max_reads chunks (stopping early at EAGAIN, EOF or
 // backpressure), feeding the codec and queueing its output. `buf` must hold
 // kReadChunk bytes. Counts bytes, lines and errors into `c`.
-Io read_into(Conn& conn, char* buf, int max_reads, Counters& c, const Context& ctx);
+// short_read_is_again: treat a read shorter than kReadChunk as EAGAIN (the
+// socket was empty at that instant), saving the read() that would only say
+// so — valid for edge-triggered loops as long as no FIN is already pending.
+Io read_into(Conn& conn, char* buf, int max_reads, Counters& c, const Context& ctx,
+             bool short_read_is_again = false);
 
 // Writes queued output until it is all sent (kMore: nothing left) or the
 // socket would block (kAgain).

@@ -74,25 +74,7 @@ struct Loop {
   // read stops short of it and nothing new will be reported, so once
   // EPOLLRDHUP was seen we read on until EOF (nginx's pending_eof).
   Io read_turn(EdgeConn& ec) {
-    Conn& conn = ec.conn;
-    for (int i = 0; i < kReadsPerWake; ++i) {
-      if (!conn.wants_read()) return Io::kMore;
-      ssize_t r = read_retry(conn.fd, buf.data(), kReadChunk);
-      if (r > 0) {
-        consume(conn, buf.data(), static_cast<std::size_t>(r), c, *ctx);
-        if (static_cast<std::size_t>(r) < kReadChunk && !ec.rdhup) return Io::kAgain;
-        continue;
-      }
-      if (r == 0) {
-        conn.peer_eof = true;
-        conn.codec.finish(conn.out);
-        return Io::kEof;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return Io::kAgain;
-      count_io_error(errno, c);
-      return Io::kError;
-    }
-    return Io::kMore;
+    return read_into(ec.conn, buf.data(), kReadsPerWake, c, *ctx, !ec.rdhup);
   }
 
   // One turn for a connection: drain output first (it may lift
