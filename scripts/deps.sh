@@ -10,6 +10,9 @@ MUXBENCH_PACKAGES=(
   libgtest-dev libbenchmark-dev
   python3 python3-matplotlib python3-pytest python3-jsonschema
   chromium   # headless render check of the HTML report (plots/tests)
+  # the distributed testbed (scripts/testbed.sh, tests/distributed): mpirun and
+  # mpicc, ip/tc/bridge in network namespaces, unshare and flock
+  openmpi-bin libopenmpi-dev iproute2 util-linux
 )
 
 # Python tools must run with Debian's interpreter: the python3 first on PATH
