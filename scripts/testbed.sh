@@ -154,6 +154,11 @@ teardown() {
       "$IP" netns delete "$ns" 2>/dev/null || log "warning: could not delete namespace $ns"
     done
     log "deleted namespaces: $(echo "$namespaces" | tr '\n' ' ')"
+    # Open MPI session directories of our hosts (named after their hostnames),
+    # left when a job was killed rather than stopped.
+    for ns in $namespaces; do
+      rm -rf -- "${TMPDIR:-/tmp}/ompi.$ns."[0-9]*
+    done
   fi
   if [ -d "$DIR" ]; then
     if [ -f "$DIR/$MARKER" ] && [ "$(cat "$DIR/$MARKER")" = "prefix=$PREFIX" ]; then
@@ -357,7 +362,7 @@ cmd_up() {
   log "up: prefix $PREFIX, $NHOSTS hosts, dir $DIR"
   log "  controller $CTL $CTL_ADDR; hosts $(host_ns 1)..$(host_ns "$NHOSTS") $(host_addr 1)..$(host_addr "$NHOSTS")"
   if [ -n "$DELAY$RATE" ]; then
-    log "  netem on each host's veth0: ${DELAY:+delay $DELAY }${RATE:+rate $RATE}"
+    log "  netem on each host's veth0:${DELAY:+ delay $DELAY}${RATE:+ rate $RATE}"
   else
     log "  netem: none"
   fi
