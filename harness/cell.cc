@@ -12,7 +12,8 @@
 #include <sstream>
 #include <thread>
 
-#include "sampler.h"
+#include "agent.h"
+#include "cell_observation.h"
 #include "spawn.h"
 
 namespace muxbench::harness {
@@ -28,67 +29,13 @@ double seconds_since(Clock::time_point t0, Clock::time_point t) {
   return duration<double>(t - t0).count();
 }
 
-double tv_seconds(const timeval& tv) {
-  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-}
-
 std::string fmt_double(double v) {
   std::ostringstream ss;
   ss << v;
   return ss.str();
 }
 
-std::optional<json> read_json_file(const std::string& path, std::string* err) {
-  std::ifstream f(path);
-  if (!f) {
-    *err = "no JSON written";
-    return std::nullopt;
-  }
-  try {
-    return json::parse(f);
-  } catch (const std::exception& e) {
-    *err = std::string("unreadable JSON: ") + e.what();
-    return std::nullopt;
-  }
-}
-
-// j[a][b]... as a number, or nullopt when missing/null/not a number.
-std::optional<double> num(const json& j, std::initializer_list<const char*> path) {
-  const json* cur = &j;
-  for (const char* k : path) {
-    if (!cur->is_object() || !cur->contains(k)) return std::nullopt;
-    cur = &(*cur)[k];
-  }
-  if (!cur->is_number()) return std::nullopt;
-  return cur->get<double>();
-}
-
-json opt(std::optional<double> v) { return v ? json(*v) : json(nullptr); }
-
-json opt_int(std::optional<double> v) {
-  return v ? json(static_cast<std::int64_t>(std::llround(*v))) : json(nullptr);
-}
-
-std::string last_line(const std::string& text) {
-  auto nl = text.find_last_of('\n');
-  return nl == std::string::npos ? text : text.substr(nl + 1);
-}
-
-json empty_metrics() {
-  json m;
-  for (const char* k :
-       {"requests_per_s", "bytes_per_s", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns",
-        "mean_ns", "errors_total", "mismatches", "client_saturated", "server_cpu_user_s",
-        "server_cpu_sys_s", "server_cpu_us_per_request", "server_rss_peak_bytes",
-        "server_memory_per_connection_bytes", "server_processes_max", "server_threads_max",
-        "server_ctx_switches", "server_rss_idle_bytes", "server_cpu_total_s",
-        "server_ctx_switches_per_request", "server_pss_peak_bytes", "server_pss_per_connection_bytes",
-        "system_memory_delta_bytes",
-        "server_lines", "requests_completed"}) {
-    m[k] = nullptr;
-  }
-  return m;
-}
+json cell_placement(const CellPlan& plan, const CellEnv& env);  // below, with the layout
 
 json base_record(const CellPlan& plan, const CellEnv& env) {
   json r;
@@ -107,10 +54,9 @@ json base_record(const CellPlan& plan, const CellEnv& env) {
                  {"duration_s", p.duration_s},
                  {"warmup_s", p.warmup_s},
                  {"loadgen_threads", p.loadgen_threads ? json(*p.loadgen_threads) : json(nullptr)},
+                 {"loadgen_ranks", p.loadgen_ranks},
                  {"server_args", p.server_args}};
-  r["placement"] = {
-      {"server_cpus", env.server_cpus_text.empty() ? json(nullptr) : json(env.server_cpus_text)},
-      {"loadgen_cpus", env.loadgen_cpus_text.empty() ? json(nullptr) : json(env.loadgen_cpus_text)}};
+  r["placement"] = cell_placement(plan, env);
   r["status"] = "ok";
   r["reason"] = nullptr;
   r["started"] = iso_now();
@@ -124,11 +70,11 @@ json base_record(const CellPlan& plan, const CellEnv& env) {
 }  // namespace
 
 std::vector<std::string> loadgen_argv(const CellPlan& plan, const std::string& loadgen_path,
-                                      int port, const std::string& json_path,
+                                      const std::string& target, const std::string& json_path,
                                       const std::string& cpus) {
   const CellParams& p = plan.params;
   std::vector<std::string> a = {loadgen_path,
-                                "--target", "127.0.0.1:" + std::to_string(port),
+                                "--target", target,
                                 "--connections", std::to_string(plan.connections),
                                 "--active", std::to_string(plan.active),
                                 "--message-size", std::to_string(p.message_size_bytes),
@@ -142,7 +88,7 @@ std::vector<std::string> loadgen_argv(const CellPlan& plan, const std::string& l
     a.push_back(fmt_double(*p.rate_per_s));
   }
   if (p.reconnect) a.push_back("--reconnect");
-  if (!cpus.empty()) {  // also pinned by the harness; this way the report says so too
+  if (!cpus.empty()) {  // it pins itself, and its report says so
     a.push_back("--cpu");
     a.push_back(cpus);
   }
@@ -167,6 +113,200 @@ json skipped_cell(const CellPlan& plan, const CellEnv& env) {
   return r;
 }
 
+namespace {
+
+// Where a cell's processes go, and the command lines that put them there.
+struct CellLayout {
+  SpawnOptions agent;      // the serve-cell agent (direct, or mpirun running it)
+  std::string server_host;  // "" : this machine
+  std::string server_address;
+  std::vector<AppContext> loadgen_apps;  // one per load host; host "" : this machine
+  bool loadgen_mpi = false;
+  json placement;          // as recorded
+};
+
+std::string remote_path(const CellEnv& env, const std::string& local_path) {
+  if (env.hosts == nullptr || env.hosts->launcher.bin_dir.empty()) return local_path;
+  return env.hosts->launcher.bin_dir + local_path.substr(local_path.find_last_of('/'));
+}
+
+std::string host_port(const std::string& address, int port) {
+  bool v6 = address.find(':') != std::string::npos;
+  return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
+// The load hosts that K ranks go to: round-robin, each within its slots.
+std::vector<std::pair<const Host*, int>> spread_ranks(const HostFile& hf, int ranks) {
+  std::vector<std::pair<const Host*, int>> out;
+  for (const Host* h : hf.load_hosts()) out.emplace_back(h, 0);
+  for (int r = 0; r < ranks; ++r) out[static_cast<std::size_t>(r) % out.size()].second++;
+  std::erase_if(out, [](const auto& p) { return p.second == 0; });
+  return out;
+}
+
+CellLayout layout_cell(const CellPlan& plan, const CellEnv& env) {
+  CellLayout l;
+  const int ranks = plan.params.loadgen_ranks;
+  json lg_place = json::array();
+  std::vector<std::string> agent = {remote_path(env, env.harness_path), "serve-cell",
+                                    "--ready-timeout", fmt_double(kReadyTimeoutS),
+                                    "--stop-grace", fmt_double(kStopGraceS)};
+  std::string server_cpus = env.server_cpus_text;
+  if (env.hosts != nullptr) {
+    const Host& s = env.hosts->server();
+    l.server_host = s.name;
+    l.server_address = s.address;
+    server_cpus = s.cpus;
+    for (const auto& [h, n] : spread_ranks(*env.hosts, ranks)) {
+      l.loadgen_apps.push_back({h->name, n, {}});
+      lg_place.push_back({{"host", h->name}, {"address", h->address}, {"ranks", n},
+                          {"cpus", h->cpus.empty() ? json(nullptr) : json(h->cpus)}});
+    }
+    l.loadgen_mpi = true;
+  } else {
+    l.server_address = "127.0.0.1";
+    l.loadgen_apps.push_back({"", ranks, {}});
+    lg_place.push_back({{"host", nullptr}, {"address", "127.0.0.1"}, {"ranks", ranks},
+                        {"cpus", env.loadgen_cpus_text.empty() ? json(nullptr) : json(env.loadgen_cpus_text)}});
+    l.loadgen_mpi = ranks > 1;
+  }
+  if (!server_cpus.empty()) agent.insert(agent.end(), {"--cpus", server_cpus});
+  agent.insert(agent.end(), {"--", remote_path(env, env.server_path), "--strategy", plan.strategy,
+                             "--port", "0", "--bind", l.server_address});
+  agent.insert(agent.end(), plan.params.server_args.begin(), plan.params.server_args.end());
+  if (env.hosts != nullptr) {
+    l.agent.argv = mpirun_argv(env.hosts->launcher, {{l.server_host, 1, agent}});
+    l.agent.env = launcher_env(env.hosts->launcher);
+  } else {
+    l.agent.argv = agent;
+  }
+  l.agent.stderr_path = env.work_dir + "/agent.stderr";
+  l.placement = {
+      {"server_cpus", server_cpus.empty() ? json(nullptr) : json(server_cpus)},
+      {"loadgen_cpus", env.hosts ? json(nullptr)
+                                 : env.loadgen_cpus_text.empty() ? json(nullptr) : json(env.loadgen_cpus_text)},
+      {"server_host", env.hosts ? json(l.server_host) : json(nullptr)},
+      {"server_address", l.server_address},
+      {"loadgen", lg_place},
+      {"loadgen_ranks", ranks}};
+  if (env.hosts != nullptr && !lg_place.empty()) l.placement["loadgen_cpus"] = lg_place[0]["cpus"];
+  return l;
+}
+
+json cell_placement(const CellPlan& plan, const CellEnv& env) { return layout_cell(plan, env).placement; }
+
+// The load generator's command line: direct, or under mpirun (one context
+// per load host, each pinned to that host's CPUs).
+SpawnOptions loadgen_spawn(const CellPlan& plan, const CellEnv& env, const CellLayout& l, int port) {
+  SpawnOptions o;
+  const std::string target = host_port(l.server_address, port);
+  const std::string path = l.loadgen_mpi ? remote_path(env, env.loadgen_path) : env.loadgen_path;
+  if (!l.loadgen_mpi) {
+    o.argv = loadgen_argv(plan, path, target, "-", env.loadgen_cpus_text);
+  } else {
+    std::vector<AppContext> apps = l.loadgen_apps;
+    for (AppContext& a : apps) {
+      std::string cpus = env.loadgen_cpus_text;
+      if (env.hosts != nullptr) {
+        for (const Host& h : env.hosts->hosts) {
+          if (h.name == a.host) cpus = h.cpus;
+        }
+      }
+      a.argv = loadgen_argv(plan, path, target, "-", cpus);
+    }
+    const Launcher launcher = env.hosts ? env.hosts->launcher : local_launcher();
+    o.argv = mpirun_argv(launcher, apps);
+    o.env = launcher_env(launcher);
+  }
+  o.stdout_path = env.work_dir + "/loadgen.stdout";
+  o.stderr_path = env.work_dir + "/loadgen.stderr";
+  return o;
+}
+
+// Rank 0's report from the load generator's stdout: the whole text, or else
+// the last line that is a JSON object (mpirun may add lines of its own).
+std::optional<json> parse_report(const std::string& path, std::string* err) {
+  std::ifstream f(path);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    *err = "no JSON written";
+    return std::nullopt;
+  }
+  json j = json::parse(text, nullptr, false);
+  if (j.is_object()) return j;
+  std::istringstream lines(text);
+  std::optional<json> last;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    json x = json::parse(line, nullptr, false);
+    if (x.is_object()) last = x;
+  }
+  if (!last) *err = j.is_discarded() ? "unreadable JSON" : "a JSON report that is not an object";
+  return last;
+}
+
+void stop_process(Child& c) {
+  c.signal(SIGTERM);  // mpirun relays it to its ranks; a lone loadgen ends early
+  c.wait_until(Clock::now() + std::chrono::seconds(2));
+  c.kill_group_and_reap(Clock::now() + std::chrono::seconds(3));
+}
+
+// Runs the load generator to its end (or the hard timeout), showing its
+// phase and polling the server agent for a death. False: interrupted.
+bool run_loadgen(const CellPlan& plan, const CellEnv& env, const CellLayout& layout, int port,
+                 ServerAgent& agent, LoadgenObservation& lg, json& proc) {
+  auto interrupted = [&] { return env.interrupted != nullptr && env.interrupted->load(); };
+  SpawnOptions lo = loadgen_spawn(plan, env, layout, port);
+  proc = {{"argv", lo.argv}, {"pid", nullptr}, {"exit", nullptr}, {"stderr_tail", ""}};
+  std::string err;
+  const auto t_lg = Clock::now();
+  auto loadgen = Child::spawn(lo, &err);
+  lg.start_s = seconds_since(agent.ready_at(), t_lg);
+  if (!loadgen) {
+    lg.start_error = err;
+    return true;
+  }
+  lg.started = true;
+  proc["pid"] = loadgen->pid();
+  lg.timeout_s = loadgen_timeout_s(plan) + (layout.loadgen_mpi ? kLaunchMarginS : 0);
+  const double load_s = plan.params.warmup_s + plan.params.duration_s;
+  const double ramp_guess = plan.params.reconnect ? 0 : plan.connections / 4000.0;
+  std::string shown;
+  for (;;) {
+    if (interrupted()) {
+      stop_process(*loadgen);
+      return false;
+    }
+    if (loadgen->exited()) break;
+    const bool server_alive = agent.poll();
+    double t = seconds_since(t_lg, Clock::now());
+    if (t > lg.timeout_s) {
+      lg.timed_out = true;
+      stop_process(*loadgen);
+      break;
+    }
+    std::string ph = !server_alive                       ? "server died"
+                     : t < ramp_guess                    ? "connect"
+                     : t < ramp_guess + plan.params.warmup_s ? "warmup"
+                     : t < ramp_guess + load_s           ? "measure"
+                                                         : "drain";
+    if (ph != shown && env.on_phase) env.on_phase(ph);
+    shown = ph;
+    if (env.on_tick) env.on_tick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  lg.end_s = seconds_since(agent.ready_at(), Clock::now());
+  agent.poll();
+  lg.exit = loadgen->exit_info() ? loadgen->exit_info()->describe() : "";
+  lg.stderr_tail = file_tail(lo.stderr_path, 2000);
+  proc["exit"] = lg.exit.empty() ? json(nullptr) : json(lg.exit);
+  proc["stderr_tail"] = lg.stderr_tail;
+  lg.report = parse_report(lo.stdout_path, &lg.report_error);
+  return true;
+}
+
+}  // namespace
+
 CellOutcome run_cell(const CellPlan& plan, const CellEnv& env) {
   CellOutcome out;
   json& r = out.record;
@@ -176,347 +316,60 @@ CellOutcome run_cell(const CellPlan& plan, const CellEnv& env) {
     if (env.on_phase) env.on_phase(name);
   };
   auto interrupted = [&] { return env.interrupted != nullptr && env.interrupted->load(); };
-  std::optional<std::string> failure;
-  auto fail = [&](const std::string& why) {
-    if (!failure) failure = why;
-  };
+  const CellLayout layout = layout_cell(plan, env);
+  r["placement"] = layout.placement;
 
-  const std::string stats_path = env.work_dir + "/server-stats.json";
-  const std::string server_err = env.work_dir + "/server.stderr";
-  const std::string lg_json = env.work_dir + "/loadgen.json";
-  const std::string lg_err = env.work_dir + "/loadgen.stderr";
-  const std::string lg_out = env.work_dir + "/loadgen.stdout";
-  for (const auto& f : {stats_path, lg_json}) std::remove(f.c_str());
-
-  // 1. The server, in its own process group, pinned if asked.
+  // 1. The server, through its agent, up to READY.
   phase("start");
-  SpawnOptions so;
-  so.argv = {env.server_path, "--strategy", plan.strategy, "--port", "0", "--stats", stats_path};
-  so.argv.insert(so.argv.end(), plan.params.server_args.begin(), plan.params.server_args.end());
-  so.stderr_path = server_err;
-  so.cpus = env.server_cpus;
   std::string err;
-  auto server = Child::spawn(so, &err);
-  auto finish_record = [&] {
-    r["elapsed_s"] = std::round(seconds_since(t_start, Clock::now()) * 1000) / 1000;
-    if (failure) {
-      r["status"] = "failed";
-      r["reason"] = *failure;
-    }
-  };
-  if (!server) {
-    fail("server did not start: " + err);
-    finish_record();
-    return out;
-  }
-  r["server"]["argv"] = so.argv;
-  r["server"]["pid"] = server->pid();  // also its process group
-
+  auto agent = ServerAgent::start(layout.agent, &err);
+  ServerObservation no_server;
+  LoadgenObservation lg;
+  json lg_proc = nullptr;
   int port = 0;
-  const Clock::time_point ready_deadline = after(kReadyTimeoutS);
-  while (port == 0) {
+  if (!agent) {
+    no_server.start_failure = "the server agent did not start: " + err;
+  } else {
+    const double launch = env.hosts ? kLaunchMarginS : 5;
+    port = agent->wait_ready(after(kReadyTimeoutS + launch), interrupted);
     if (interrupted()) {
+      agent->abandon();
       out.interrupted = true;
       return out;
     }
-    auto slice = std::min(ready_deadline, Clock::now() + std::chrono::milliseconds(100));
-    auto line = server->read_line(slice);
-    if (line) {
-      auto pos = line->find(" port=");
-      if (line->rfind("READY ", 0) == 0 && pos != std::string::npos) {
-        port = std::atoi(line->c_str() + pos + 6);
-      }
-      continue;
-    }
-    if (Clock::now() < slice) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // EOF
-    if (server->exited()) {
-      fail("server did not start: " + server->exit_info()->describe() + " before READY: " +
-           last_line(file_tail(server_err, 300)));
-      break;
-    }
-    if (Clock::now() >= ready_deadline) {
-      fail("server did not start: no READY line within " + fmt_double(kReadyTimeoutS) +
-           " s: " + last_line(file_tail(server_err, 300)));
-      break;
-    }
   }
-  const auto t_ready = Clock::now();
-  r["server"]["ready_s"] = std::round(seconds_since(t_start, t_ready) * 1000) / 1000;
-
-  std::optional<json> lg;
-  std::vector<GroupSample> samples;
-  Sampler::Stats sampler_stats;
-  double lg_start_s = 0, lg_end_s = 0;  // relative to t_ready
-  GroupSample idle;
-  std::uint64_t idle_runtime_ns = 0;  // the server's start-up CPU, at READY
-  std::optional<std::uint64_t> idle_pss, measure_pss;
-  bool server_died = false;
-
-  if (!failure) {
-    // 2. The idle baseline, right after READY.
-    idle = sample_group(server->pid());
-    idle_runtime_ns = process_runtime_ns(server->pid());
-    idle_pss = group_pss_bytes(server->pid());
-    r["metrics"]["server_rss_idle_bytes"] = idle.rss_bytes;
-
-    // 3. The load generator, bounded by a hard timeout, while sampling the server.
-    Sampler sampler(server->pid(), t_ready);
-    SpawnOptions lo;
-    lo.argv = loadgen_argv(plan, env.loadgen_path, port, lg_json, env.loadgen_cpus_text);
-    lo.stdout_path = lg_out;
-    lo.stderr_path = lg_err;
-    lo.cpus = env.loadgen_cpus;
-    auto t_lg = Clock::now();
-    auto loadgen = Child::spawn(lo, &err);
-    json lg_proc = {{"argv", lo.argv}, {"pid", loadgen ? json(loadgen->pid()) : json(nullptr)},
-                    {"exit", nullptr}, {"stderr_tail", ""}};
-    if (!loadgen) {
-      fail("load generator did not start: " + err);
-    } else {
-      const double timeout = loadgen_timeout_s(plan);
-      const double load_s = plan.params.warmup_s + plan.params.duration_s;
-      const double ramp_guess = plan.params.reconnect ? 0 : plan.connections / 4000.0;
-      std::string shown;
-      bool timed_out = false;
-      for (;;) {
-        if (interrupted()) {
-          loadgen->kill_group_and_reap(Clock::now() + std::chrono::seconds(2));
-          out.interrupted = true;
-          return out;  // ~Child and ~Sampler stop and reap the server
-        }
-        if (loadgen->exited()) break;
-        if (!server_died && server->exited()) server_died = true;
-        double t = seconds_since(t_lg, Clock::now());
-        if (t > timeout) {
-          timed_out = true;
-          loadgen->kill_group_and_reap(Clock::now() + std::chrono::seconds(2));
-          break;
-        }
-        std::string ph = t < ramp_guess ? "connect"
-                         : t < ramp_guess + plan.params.warmup_s ? "warmup"
-                         : t < ramp_guess + load_s               ? "measure"
-                                                                 : "drain";
-        if (server_died) ph = "server died";
-        if (ph != shown) {
-          phase(ph);
-          shown = ph;
-        }
-        if (env.on_tick) env.on_tick();
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      const auto t_lg_end = Clock::now();
-      lg_start_s = seconds_since(t_ready, t_lg);
-      lg_end_s = seconds_since(t_ready, t_lg_end);
-      lg_proc["exit"] = loadgen->exit_info() ? json(loadgen->exit_info()->describe()) : json(nullptr);
-      lg_proc["stderr_tail"] = file_tail(lg_err, 2000);
-      if (!server_died && server->exited()) server_died = true;
-      if (server_died) {
-        fail("crashed: the server died during the run (" + server->exit_info()->describe() + ")");
-      }
-      if (timed_out) {
-        fail("timed out: the load generator was still running " + fmt_double(std::round(timeout)) +
-             " s after it started (killed); the server hung or is far too slow");
-      }
-      std::string jerr;
-      lg = read_json_file(lg_json, &jerr);
-      if (!lg && !timed_out) {
-        fail("load generator failed: " + loadgen->exit_info()->describe() + ", " + jerr + ": " +
-             last_line(file_tail(lg_err, 300)));
-      }
-    }
-    r["loadgen_process"] = lg_proc;
-    samples = sampler.stop();
-    sampler_stats = sampler.stats();
-    measure_pss = sampler.pss_peak_bytes();
+  // 2. The load generator against it, while the agent samples the server.
+  if (port != 0 && !run_loadgen(plan, env, layout, port, *agent, lg, lg_proc)) {
+    agent->abandon();
+    out.interrupted = true;
+    return out;
   }
-
-  // 4. Stop the server: SIGTERM, a grace period, then SIGKILL to the group;
-  // make sure nothing of it is left.
+  // 3. Stop the server; the agent makes sure nothing of it is left.
   phase("stop");
-  bool stop_hung = false;
-  if (!server->exited()) {
-    server->signal(SIGTERM);
-    if (!server->wait_until(after(kStopGraceS))) stop_hung = true;
-  }
-  auto left = server->kill_group_and_reap(Clock::now() + std::chrono::seconds(5));
-  const ExitInfo* ex = server->exit_info() ? &*server->exit_info() : nullptr;
-  r["server"]["exit"] = ex ? json(ex->describe()) : json(nullptr);
-  r["server"]["stderr_tail"] = file_tail(server_err, 2000);
-  std::string serr;
-  json stats = nullptr;
-  if (auto st = read_json_file(stats_path, &serr)) stats = *st;
-  r["server"]["stats"] = stats;
+  if (agent) agent->stop(after(kStopGraceS + 10 + (env.hosts ? 10 : 0)));
+  const ServerObservation& so = agent ? agent->obs() : no_server;
 
-  // 5. Metrics. (Built in locals: an ordered_json reference dies when a key
-  // is added to its parent.)
-  json m = empty_metrics();
-  m["server_rss_idle_bytes"] = r["metrics"]["server_rss_idle_bytes"];
-  if (lg) {
-    const json& j = *lg;
-    m["requests_per_s"] = opt(num(j, {"throughput", "requests_per_s"}));
-    m["bytes_per_s"] = opt(num(j, {"throughput", "bytes_per_s"}));
-    for (const char* k : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"}) {
-      m[k] = opt(num(j, {"latency", k}));
-    }
-    m["errors_total"] = opt_int(num(j, {"errors", "total"}));
-    m["mismatches"] = opt_int(num(j, {"verification", "mismatched_replies"}));
-    if (j.contains("client") && j["client"].is_object() && j["client"].contains("client_saturated")) {
-      m["client_saturated"] = j["client"]["client_saturated"];
-    }
-    m["requests_completed"] = opt_int(num(j, {"requests", "completed"}));
+  // 4. The record: what both sides saw, as metrics and a verdict.
+  r["server"] = {{"host", layout.server_host.empty() ? json(nullptr) : json(layout.server_host)},
+                 {"argv", so.ready.is_object() ? so.ready.value("argv", json()) : json()},
+                 {"agent_argv", layout.agent.argv},
+                 {"pid", so.ready.is_object() ? so.ready.value("pid", json()) : json()},
+                 {"ready_s", agent && !so.ready.is_null()
+                                 ? json(std::round(seconds_since(t_start, agent->ready_at()) * 1000) / 1000)
+                                 : json(nullptr)},
+                 {"stats", so.done.is_object() ? so.done.value("stats", json()) : json()},
+                 {"exit", so.done.is_object() ? so.done.value("exit", json()) : json()},
+                 {"stderr_tail", so.done.is_object() ? so.done.value("stderr_tail", std::string()) : ""}};
+  if (!lg_proc.is_null()) r["loadgen_process"] = lg_proc;
+  json measurement;
+  r["metrics"] = cell_metrics(plan, so, lg, &measurement);
+  r["measurement"] = measurement;
+  r["loadgen"] = lg.report ? *lg.report : json(nullptr);
+  r["elapsed_s"] = std::round(seconds_since(t_start, Clock::now()) * 1000) / 1000;
+  if (auto why = cell_failure(so, lg)) {
+    r["status"] = "failed";
+    r["reason"] = *why;
   }
-  // CPU over the measurement phase (the window requests_per_s covers); the
-  // whole load generator run when its phases are unknown.
-  const json no_phases = json::object();
-  const json& phases = lg ? *lg : no_phases;
-  const double ramp = num(phases, {"phases", "ramp_ns"}).value_or(-1);
-  const double warm = num(phases, {"phases", "warmup_ns"}).value_or(-1);
-  const double meas = num(phases, {"phases", "measure_ns"}).value_or(-1);
-  double w0 = lg_start_s, w1 = lg_end_s;
-  std::string window = "loadgen run";
-  if (ramp >= 0 && warm >= 0 && meas > 0) {
-    w0 = lg_start_s + (ramp + warm) / 1e9;
-    w1 = w0 + meas / 1e9;
-    window = "measure";
-  }
-  std::optional<double> window_cpu;
-  if (auto cpu = cpu_between(samples, w0, w1)) {
-    m["server_cpu_user_s"] = cpu->first;
-    m["server_cpu_sys_s"] = cpu->second;
-    window_cpu = cpu->first + cpu->second;
-  }
-  if (!samples.empty()) {
-    SampleSummary sum = summarize(samples, lg_start_s, lg_end_s + 1);
-    m["server_rss_peak_bytes"] = sum.rss_peak_bytes;
-    m["server_processes_max"] = sum.processes_max;
-    m["server_threads_max"] = sum.threads_max;
-    if (idle.mem_available_bytes > 0 && sum.mem_available_min_bytes > 0) {
-      m["system_memory_delta_bytes"] =
-          static_cast<double>(idle.mem_available_bytes) - static_cast<double>(sum.mem_available_min_bytes);
-    }
-    if (idle.rss_bytes > 0 && plan.connections > 0) {
-      double grown = static_cast<double>(sum.rss_peak_bytes) - static_cast<double>(idle.rss_bytes);
-      m["server_memory_per_connection_bytes"] = std::max(0.0, grown) / plan.connections;
-    }
-  }
-  if (measure_pss) {
-    m["server_pss_peak_bytes"] = *measure_pss;
-    if (idle_pss && plan.connections > 0) {
-      double grown = static_cast<double>(*measure_pss) - static_cast<double>(*idle_pss);
-      m["server_pss_per_connection_bytes"] = std::max(0.0, grown) / plan.connections;
-    }
-  }
-  if (ex) {
-    // wait4(): exact, for the server, all its threads and the children it
-    // reaped; plus the orphans the harness reaped as subreaper.
-    const rusage& a = ex->usage;
-    const rusage& o = server->orphan_usage();
-    m["server_ctx_switches"] = a.ru_nvcsw + a.ru_nivcsw + o.ru_nvcsw + o.ru_nivcsw;
-    m["server_cpu_total_s"] =
-        tv_seconds(a.ru_utime) + tv_seconds(a.ru_stime) + tv_seconds(o.ru_utime) + tv_seconds(o.ru_stime);
-  }
-  m["server_lines"] = opt_int(num(stats, {"counters", "lines"}));
-  // CPU per request: preferably everything the server used after READY
-  // (wait4: microseconds, every process and thread) over every reply line it
-  // produced (its own counter): exact, and not at the mercy of 10 ms ticks
-  // in short cells. Otherwise (no stats: it crashed) the measurement window's
-  // sampled CPU over the requests the load generator completed in it.
-  std::string per_request_basis = "none";
-  const double lines = num(stats, {"counters", "lines"}).value_or(0);
-  const auto total_cpu = num(m, {"server_cpu_total_s"});
-  const double completed = num(m, {"requests_completed"}).value_or(0);
-  if (total_cpu && lines > 0) {
-    double run_cpu = std::max(0.0, *total_cpu - static_cast<double>(idle_runtime_ns) / 1e9);
-    m["server_cpu_us_per_request"] = run_cpu * 1e6 / lines;
-    per_request_basis = "run cpu / server lines";
-  } else if (window_cpu && completed > 0 && window == "measure") {
-    m["server_cpu_us_per_request"] = *window_cpu * 1e6 / completed;
-    per_request_basis = "measure cpu / completed requests";
-  }
-  const auto ctx = num(m, {"server_ctx_switches"});
-  m["server_ctx_switches_per_request"] = ctx && lines > 0 ? json(*ctx / lines) : json(nullptr);
-  r["metrics"] = m;
-  r["measurement"] = {{"cpu_window", window},
-                      {"window_start_s", std::round(w0 * 1000) / 1000},
-                      {"window_end_s", std::round(w1 * 1000) / 1000},
-                      {"samples", sampler_stats.samples},
-                      {"sample_interval_ms_mean", std::round(sampler_stats.interval_ms_mean * 10) / 10},
-                      {"sample_scan_ms_max", std::round(sampler_stats.scan_ms_max * 100) / 100},
-                      {"sample_cpu_ms_total", std::round(sampler_stats.scan_cpu_ms_total * 100) / 100},
-                      {"cpu_per_request_basis", per_request_basis},
-                      {"server_startup_cpu_s", static_cast<double>(idle_runtime_ns) / 1e9}};
-
-  // 6. The verdict, most specific first.
-  if (lg) {
-    const json& j = *lg;
-    // Errors of every phase, not only the measured one: a request stuck since
-    // the warm-up (a server that serves one connection at a time) only shows
-    // up as a timeout in the drain.
-    auto e = [&](const char* k) {
-      if (j.contains("errors_by_phase") && j["errors_by_phase"].is_object()) {
-        double t = 0;
-        for (const auto& [phase_name, counts] : j["errors_by_phase"].items()) {
-          t += num(counts, {k}).value_or(0);
-        }
-        return t;
-      }
-      return num(j, {"errors", k}).value_or(0);
-    };
-    double attempted = num(j, {"connect", "attempted"}).value_or(0);
-    double cfailed = num(j, {"connect", "failed"}).value_or(0);
-    double rejected = num(stats, {"counters", "rejected", "fd_setsize"}).value_or(0) +
-                      num(stats, {"counters", "rejected", "fd_exhausted"}).value_or(0);
-    double refused = e("connect_refused") + e("connect_timeout") + e("connect_other") +
-                     e("addr_not_available");
-    if (cfailed > 0 || refused > 0 || rejected > 0) {
-      std::ostringstream ss;
-      ss << "refused connections: " << static_cast<long long>(std::max(cfailed, refused)) << " of "
-         << static_cast<long long>(attempted) << " connection attempts failed (refused "
-         << e("connect_refused") << ", timeout " << e("connect_timeout") << ", no local address "
-         << e("addr_not_available") << ", other " << e("connect_other") << ")";
-      if (rejected > 0) ss << "; the server rejected " << rejected << " (fd limits)";
-      fail(ss.str());
-    }
-    if (j.value("status", "") != "ok") {
-      std::string why = j.contains("failure_reason") && j["failure_reason"].is_string()
-                            ? j["failure_reason"].get<std::string>()
-                            : "no reason given";
-      fail("loadgen reported status failed: " + why);
-    }
-    if (e("reset") + e("unexpected_eof") > 0) {
-      std::ostringstream ss;
-      ss << "dropped connections: the server reset " << e("reset") << " and closed "
-         << e("unexpected_eof") << " connections during the run";
-      fail(ss.str());
-    }
-    double mism = num(j, {"verification", "mismatched_replies"}).value_or(0) + e("mismatch") +
-                  e("short_reply");
-    if (mism > 0) {
-      std::ostringstream ss;
-      ss << "verification errors: " << num(j, {"verification", "mismatched_replies"}).value_or(0)
-         << " mismatched replies, " << e("short_reply") << " short replies";
-      fail(ss.str());
-    }
-    if (e("request_timeout") > 0) {
-      std::ostringstream ss;
-      ss << "hung: " << e("request_timeout") << " requests got no reply within "
-         << num(j, {"config", "timeout_s"}).value_or(0) << " s";
-      fail(ss.str());
-    }
-    if (num(j, {"requests", "completed"}).value_or(0) <= 0) fail("zero completed requests");
-  }
-  if (stop_hung) {
-    fail("hung: the server did not exit within " + fmt_double(kStopGraceS) +
-         " s of SIGTERM (killed)");
-  } else if (ex && !server_died && !ex->clean()) {
-    fail("the server " + ex->describe() + " after SIGTERM");
-  }
-  if (!left.empty()) {
-    fail("processes left running after stop: " + std::to_string(left.size()) +
-         " of the server's group survived SIGKILL");
-  }
-  r["loadgen"] = lg ? *lg : json(nullptr);
-  finish_record();
   return out;
 }
 

@@ -1,6 +1,8 @@
-// Running one cell: start the server, wait for READY, run the load generator
-// against it while sampling the server from /proc, stop the server, and turn
-// all of it into one record of the results file (docs/results.md).
+// Running one cell, in named stages: start the server through its agent
+// (agent.h; locally, or on the host file's server host through mpirun), wait
+// for READY, run the load generator against it (one process, or K ranks
+// under mpirun), stop the server, and turn what both sides saw into one
+// record of the results file (cell_observation.h; docs/results.md).
 #pragma once
 
 #include <atomic>
@@ -8,18 +10,19 @@
 #include <string>
 #include <vector>
 
+#include "hosts.h"
 #include "muxbench/timestamp.h"
 #include "suite.h"
 
 namespace muxbench::harness {
 
 struct CellEnv {
+  std::string harness_path;           // muxbench itself: runs the serve-cell agent
   std::string server_path;
   std::string loadgen_path;
+  const HostFile* hosts = nullptr;    // null: everything on this machine
   std::string work_dir;               // scratch files of the current cell
-  std::vector<int> server_cpus;       // empty: not pinned
-  std::vector<int> loadgen_cpus;
-  std::string server_cpus_text;       // as given, for the record
+  std::string server_cpus_text;       // as given; "" : not pinned
   std::string loadgen_cpus_text;
   const std::atomic<bool>* interrupted = nullptr;  // Ctrl-C: abandon the cell
   std::function<void(const std::string& phase)> on_phase;  // progress display
@@ -30,6 +33,7 @@ struct CellEnv {
 inline constexpr double kReadyTimeoutS = 10;   // start-up to READY
 inline constexpr double kStopGraceS = 2;       // SIGTERM to exit, then SIGKILL
 inline constexpr double kLoadgenMarginS = 10;  // beyond warmup + duration + ramp
+inline constexpr double kLaunchMarginS = 30;   // mpirun reaching other hosts
 
 struct CellOutcome {
   json record;               // the cell as recorded; meaningless when interrupted
@@ -43,8 +47,9 @@ json skipped_cell(const CellPlan& plan, const CellEnv& env);
 
 // The load generator's command line for a cell (docs/results.md lists the
 // mapping from workload parameters to flags).
+// `target` is HOST:PORT ("[v6]:PORT").
 std::vector<std::string> loadgen_argv(const CellPlan& plan, const std::string& loadgen_path,
-                                      int port, const std::string& json_path,
+                                      const std::string& target, const std::string& json_path,
                                       const std::string& cpus);
 
 // The hard timeout for the load generator of a cell.

@@ -18,6 +18,8 @@ CommandMain setup_list(CLI::App& sub);
 CommandMain setup_run(CLI::App& sub);
 CommandMain setup_show(CLI::App& sub);
 CommandMain setup_compare(CLI::App& sub);
+CommandMain setup_serve_cell(CLI::App& sub);  // the server side of a cell (agent.h)
+CommandMain setup_host_info(CLI::App& sub);
 
 // Exit statuses shared by the subcommands.
 inline constexpr int kExitOk = 0;
@@ -27,6 +29,9 @@ inline constexpr int kExitInterrupted = 130;
 
 // Where the other binaries are: --bin-dir, else the directory of this one.
 std::string default_bin_dir();
+
+// This executable (it also runs the serve-cell agent).
+std::string self_path();
 
 // The process's argv, recorded in results files.
 const std::vector<std::string>& command_line();

@@ -1,5 +1,8 @@
 #include "environment.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -140,6 +143,52 @@ json collect_environment(const std::string& server_path, const std::string& load
   e["harness_version"] = MUXBENCH_VERSION;
   e["server_path"] = server_path;
   e["loadgen_path"] = loadgen_path;
+  return e;
+}
+
+json interface_for(const std::string& address) {
+  json out = {{"address", address}, {"interface", nullptr}, {"mtu", nullptr},
+              {"addresses", json::array()}, {"loopback", nullptr}, {"qdisc", nullptr}};
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  std::string name;
+  bool loopback = false;
+  auto text = [](const sockaddr* sa) -> std::string {
+    char buf[INET6_ADDRSTRLEN] = {};
+    const void* a = sa->sa_family == AF_INET
+                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(sa)->sin_addr)
+                        : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
+    return ::inet_ntop(sa->sa_family, a, buf, sizeof buf) ? buf : "";
+  };
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) continue;
+    if (text(i->ifa_addr) == address) {
+      name = i->ifa_name;
+      loopback = (i->ifa_flags & IFF_LOOPBACK) != 0;
+    }
+  }
+  for (ifaddrs* i = list; i != nullptr && !name.empty(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || name != i->ifa_name) continue;
+    if (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6) {
+      out["addresses"].push_back(text(i->ifa_addr));
+    }
+  }
+  ::freeifaddrs(list);
+  if (name.empty()) return out;
+  out["interface"] = name;
+  out["loopback"] = loopback;
+  std::string mtu = read_first_line("/sys/class/net/" + name + "/mtu");
+  out["mtu"] = mtu.empty() ? json(nullptr) : json(std::atol(mtu.c_str()));
+  std::string qdisc = trim(command_output("tc qdisc show dev '" + name + "' 2>/dev/null"));
+  out["qdisc"] = or_null(qdisc);
+  return out;
+}
+
+json host_info(const std::string& address) {
+  json e = collect_environment("", "");
+  e.erase("server_path");
+  e.erase("loadgen_path");
+  e["interface"] = interface_for(address);
   return e;
 }
 

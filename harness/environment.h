@@ -20,4 +20,13 @@ BuildInfo build_info();
 // versions, descriptor limits and the network sysctls (docs/results.md).
 json collect_environment(const std::string& server_path, const std::string& loadgen_path);
 
+// The network interface of this host that holds `address` (numeric): its
+// name, MTU, addresses, whether it is loopback, and its queueing discipline
+// as `tc qdisc show` prints it (netem delay/rate appear there).
+json interface_for(const std::string& address);
+
+// `muxbench host-info`: collect_environment() plus interface_for(address), as
+// run on each host of a host file through mpirun.
+json host_info(const std::string& address);
+
 }  // namespace muxbench::harness

@@ -17,11 +17,14 @@
 
 namespace muxbench::harness {
 
-std::string default_bin_dir() {
+std::string self_path() {
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string p(buf, static_cast<std::size_t>(n));
+  return n <= 0 ? std::string("muxbench") : std::string(buf, static_cast<std::size_t>(n));
+}
+
+std::string default_bin_dir() {
+  std::string p = self_path();
   auto slash = p.find_last_of('/');
   return slash == std::string::npos ? "." : p.substr(0, slash);
 }
@@ -54,6 +57,8 @@ int main(int argc, char** argv) {
       {"run", "Run a suite and record a results file", setup_run},
       {"show", "Print a results file as summary tables", setup_show},
       {"compare", "Compare two results files; exit 1 on a regression (the CI gate)", setup_compare},
+      {"serve-cell", "Run one cell's server and report it as JSON lines (used by run, locally or through mpirun)", setup_serve_cell},
+      {"host-info", "Print this host's environment and benchmark interface as JSON (used by run --hosts)", setup_host_info},
   };
   std::vector<std::pair<CLI::App*, CommandMain>> mains;
   for (const Command& c : commands) {

@@ -7,11 +7,13 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "cell.h"
 #include "commands.h"
 #include "environment.h"
+#include "hosts.h"
 #include "muxbench/net.h"
 #include "progress.h"
 #include "report.h"
@@ -42,13 +44,16 @@ struct RunOpts {
   std::string cpu_server, cpu_loadgen;
   std::vector<std::string> server_args;
   std::string bin_dir;
+  std::string hosts;   // a host file: the server and load generators on other hosts
+  int loadgen_ranks = -1;
   bool dry_run = false;
 };
 
 bool has_overrides(const RunOpts& o) {
   return !o.suite.empty() || !o.strategies.empty() || !o.workloads.empty() ||
          !o.connections.empty() || o.repeat != -1 || o.duration != -1 || o.warmup != -1 ||
-         !o.cpu_server.empty() || !o.cpu_loadgen.empty() || !o.server_args.empty();
+         !o.cpu_server.empty() || !o.cpu_loadgen.empty() || !o.server_args.empty() ||
+         o.loadgen_ranks != -1;
 }
 
 json identity(json suite) {
@@ -76,6 +81,7 @@ void apply_overrides(Suite& s, const RunOpts& o, const std::vector<StrategyInfo>
   if (o.repeat != -1) override_repeat(s, o.repeat);
   if (o.duration != -1) override_duration(s, o.duration);
   if (o.warmup != -1) override_warmup(s, o.warmup);
+  if (o.loadgen_ranks != -1) override_loadgen_ranks(s, o.loadgen_ranks);
   override_placement(s, o.cpu_server, o.cpu_loadgen);
   override_server_args(s, o.server_args);
 }
@@ -106,6 +112,67 @@ bool sleep_interruptible(double seconds) {
   return !g_interrupted.load();
 }
 
+// Runs `muxbench host-info` on one host of the host file through mpirun:
+// that host's environment and benchmark interface, and proof that the
+// launcher reaches it before any cell depends on it.
+json remote_host_info(const HostFile& hf, const Host& h, const std::string& harness_path,
+                      const std::string& work_dir) {
+  std::string self = hf.launcher.bin_dir.empty() ? harness_path : hf.launcher.bin_dir + "/muxbench";
+  SpawnOptions so;
+  so.argv = mpirun_argv(hf.launcher, {{h.name, 1, {self, "host-info", "--address", h.address}}});
+  so.env = launcher_env(hf.launcher);
+  so.stdout_path = work_dir + "/host-info.stdout";
+  so.stderr_path = work_dir + "/host-info.stderr";
+  std::string err;
+  auto c = Child::spawn(so, &err);
+  if (!c) throw std::runtime_error(hf.path + ": cannot run mpirun for host " + h.name + ": " + err);
+  if (!c->wait_until(Clock::now() + std::chrono::seconds(60))) {
+    c->signal(SIGTERM);
+    c->kill_group_and_reap(Clock::now() + std::chrono::seconds(5));
+    throw std::runtime_error(hf.path + ": mpirun did not reach host " + h.name + " within 60 s: " +
+                             file_tail(so.stderr_path, 500));
+  }
+  std::ifstream f(so.stdout_path);
+  for (std::string line; std::getline(f, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("kernel")) return j;
+  }
+  throw std::runtime_error(hf.path + ": host " + h.name + " did not answer through mpirun (" +
+                           c->exit_info()->describe() + "): " + file_tail(so.stderr_path, 500));
+}
+
+// What the results file records about where the run happened: this machine
+// (the harness's) as before, plus every host of a host file and the network
+// path between load generators and server.
+json run_environment(const std::string& server_path, const std::string& loadgen_path,
+                     const HostFile* hf, const std::string& harness_path, const std::string& work_dir) {
+  json e = collect_environment(server_path, loadgen_path);
+  if (hf == nullptr) {
+    e["network"] = {{"kind", "loopback"}, {"server_address", "127.0.0.1"},
+                    {"path", json::array({{{"host", nullptr}, {"role", "server+loadgen"},
+                                           {"interface", interface_for("127.0.0.1")}}})},
+                    {"netem", nullptr}};
+    return e;
+  }
+  json hosts = json::array(), path = json::array();
+  for (const Host& h : hf->hosts) {
+    json info = remote_host_info(*hf, h, harness_path, work_dir);
+    json itf = info["interface"];
+    info.erase("interface");
+    hosts.push_back({{"name", h.name}, {"role", h.role}, {"address", h.address},
+                     {"cpus", h.cpus.empty() ? json(nullptr) : json(h.cpus)}, {"environment", info}});
+    path.push_back({{"host", h.name}, {"role", h.role}, {"interface", itf}});
+  }
+  e["hosts"] = hosts;
+  json net = hf->network.is_object() ? hf->network : json::object();
+  e["network"] = {{"kind", net.value("kind", std::string("hosts"))},
+                  {"server_address", hf->server().address},
+                  {"path", path},
+                  {"netem", net.value("netem", json())},
+                  {"host_file", hf->to_json()}};
+  return e;
+}
+
 int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
   BuildInfo build = build_info();
   if (build.unfit_for_results() && !o.allow_debug && !o.dry_run) {
@@ -125,6 +192,15 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
   become_subreaper();
 
   std::string err;
+  std::optional<HostFile> hosts;
+  if (!o.hosts.empty()) {
+    try {
+      hosts = load_host_file(o.hosts);
+    } catch (const SuiteError& e) {
+      error(e.what());
+      return kExitUsage;
+    }
+  }
   auto catalog = load_strategies(server_path, &err);
   if (!catalog) {
     error(err);
@@ -187,43 +263,27 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
   }
 
   CellEnv env;
+  env.harness_path = self_path();
   env.server_path = server_path;
   env.loadgen_path = loadgen_path;
   env.server_cpus_text = suite.placement.server_cpus;
   env.loadgen_cpus_text = suite.placement.loadgen_cpus;
-  if (!suite.placement.server_cpus.empty()) env.server_cpus = *parse_cpu_list(suite.placement.server_cpus, &err);
-  if (!suite.placement.loadgen_cpus.empty()) env.loadgen_cpus = *parse_cpu_list(suite.placement.loadgen_cpus, &err);
+  env.hosts = hosts ? &*hosts : nullptr;
+  if (hosts) {
+    int slots = 0;
+    for (const Host* h : hosts->load_hosts()) slots += h->slots;
+    if (suite.loadgen_ranks > slots) {
+      error(o.hosts + ": " + std::to_string(suite.loadgen_ranks) + " load-generator ranks asked for, but the " +
+            "load hosts have " + std::to_string(slots) + " slots; allowed: --loadgen-ranks up to " +
+            std::to_string(slots) + ", or more slots in the host file");
+      return kExitUsage;
+    }
+  }
   bool any_to_run = false;
   for (const auto& c : cells) any_to_run |= !c.skip_reason;
   if (any_to_run && ::access(loadgen_path.c_str(), X_OK) != 0) {
     error(loadgen_path + " is not there (or not executable): build it (cmake --build build "
           "--target muxbench-loadgen), or point --bin-dir at a build that has it");
-    return kExitError;
-  }
-
-  // The results file exists from the start, with no cells yet.
-  std::optional<ResultsFile> results;
-  try {
-    if (!o.resume.empty()) {
-      results.emplace(o.resume, resumed_doc);
-      json now = collect_environment(server_path, loadgen_path);
-      const json& was = resumed_doc["environment"];
-      for (const char* k : {"host", "git_commit", "build_type", "sanitizer"}) {
-        if (was.value(k, json()) != now.value(k, json())) {
-          std::fprintf(stderr, "muxbench: warning: resuming with a different %s (%s, was %s)\n", k,
-                       now.value(k, json()).dump().c_str(), was.value(k, json()).dump().c_str());
-        }
-      }
-      results->note_resumed(now);
-    } else {
-      std::string path = o.out.empty() ? default_results_path(suite.name) : o.out;
-      results.emplace(path, ResultsFile::new_document(
-                                collect_environment(server_path, loadgen_path),
-                                suite_to_json(suite), argv));
-      results->write();
-    }
-  } catch (const std::exception& e) {
-    error(e.what());
     return kExitError;
   }
 
@@ -240,6 +300,36 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
       std::filesystem::remove_all(path, ec);
     }
   } remove_work_dir{env.work_dir};
+
+  // The results file exists from the start, with no cells yet.
+  std::optional<ResultsFile> results;
+  try {
+    json now = run_environment(server_path, loadgen_path, env.hosts, env.harness_path, env.work_dir);
+    if (!o.resume.empty()) {
+      results.emplace(o.resume, resumed_doc);
+      const json& was = resumed_doc["environment"];
+      for (const char* k : {"host", "git_commit", "build_type", "sanitizer", "network"}) {
+        json a = was.value(k, json()), b = now.value(k, json());
+        if (std::string(k) == "network") {  // the path, not its live details
+          a = a.is_object() ? json({a.value("kind", json()), a.value("server_address", json())}) : a;
+          b = json({b.value("kind", json()), b.value("server_address", json())});
+        }
+        if (a != b) {
+          std::fprintf(stderr, "muxbench: warning: resuming with a different %s (%s, was %s)\n", k,
+                       b.dump().c_str(), a.dump().c_str());
+        }
+      }
+      results->note_resumed(now);
+    } else {
+      std::string path = o.out.empty() ? default_results_path(suite.name) : o.out;
+      results.emplace(path, ResultsFile::new_document(now, suite_to_json(suite), argv));
+      results->write();
+    }
+  } catch (const std::exception& e) {
+    error(e.what());
+    return kExitError;
+  }
+
 
   install_signal_handlers();
   env.interrupted = &g_interrupted;
@@ -341,6 +431,11 @@ CommandMain setup_run(CLI::App& sub) {
                  "(repeatable; recorded in params.server_args)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub.add_option("--hosts", o->hosts,
+                 "A host file (docs/distributed.md): the server and the load generators on the hosts "
+                 "it names, launched through mpirun; scripts/testbed.sh writes one");
+  sub.add_option("--loadgen-ranks", o->loadgen_ranks,
+                 "Load-generator processes per cell (mpirun ranks; with --hosts spread over the load hosts)");
   sub.add_option("--bin-dir", o->bin_dir, "Directory of muxbench-server and muxbench-loadgen (default: next to muxbench)");
   sub.add_flag("--dry-run", o->dry_run, "Validate the suite, list its cells and the estimated time; run nothing");
   return [o]() -> int { return run_main(*o, command_line()); };

@@ -223,6 +223,12 @@ std::vector<GroupSample> Sampler::stop() {
   return samples_;
 }
 
+std::vector<GroupSample> Sampler::samples_from(std::size_t first) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (first >= samples_.size()) return {};
+  return {samples_.begin() + static_cast<std::ptrdiff_t>(first), samples_.end()};
+}
+
 std::optional<std::uint64_t> Sampler::pss_peak_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (pss_incomplete_) return std::nullopt;

@@ -64,6 +64,9 @@ class Sampler {
   // Stops the thread; returns every sample taken.
   std::vector<GroupSample> stop();
 
+  // The samples taken so far, from the `first` on (for streaming them).
+  std::vector<GroupSample> samples_from(std::size_t first) const;
+
   // The largest group_pss_bytes() reading: taken every 500 ms or less often
   // (cost-bounded like the scans). nullopt when the group ever had more than
   // 2000 processes: the peak was then not read.

@@ -70,7 +70,17 @@ std::optional<Child> Child::spawn(const SpawnOptions& opt, std::string* err) {
   for (int c : opt.cpus) CPU_SET(c, &cpus);
   const bool pin = !opt.cpus.empty();
 
+  std::vector<std::string> env_copy;
+  for (char** e = environ; *e != nullptr; ++e) env_copy.emplace_back(*e);
+  env_copy.insert(env_copy.end(), opt.env.begin(), opt.env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_copy) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int in_pipe[2] = {-1, -1};
+  if (opt.stdin_pipe && ::pipe2(in_pipe, O_CLOEXEC) != 0) in_pipe[0] = in_pipe[1] = -1;
+  const int in_fd = opt.stdin_pipe ? in_pipe[0] : null_fd;
   int err_fd = ::open(opt.stderr_path.empty() ? "/dev/null" : opt.stderr_path.c_str(),
                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int out_pipe[2] = {-1, -1};
@@ -82,9 +92,11 @@ std::optional<Child> Child::spawn(const SpawnOptions& opt, std::string* err) {
     out_fd = ::open(opt.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   }
   int exec_pipe[2] = {-1, -1};
-  bool fds_ok = null_fd >= 0 && err_fd >= 0 && out_fd >= 0 && ::pipe2(exec_pipe, O_CLOEXEC) == 0;
+  bool fds_ok = null_fd >= 0 && in_fd >= 0 && err_fd >= 0 && out_fd >= 0 &&
+                ::pipe2(exec_pipe, O_CLOEXEC) == 0;
   auto close_all = [&] {
-    for (int fd : {null_fd, err_fd, out_pipe[0], out_pipe[1], exec_pipe[0], exec_pipe[1]}) {
+    for (int fd : {null_fd, err_fd, out_pipe[0], out_pipe[1], exec_pipe[0], exec_pipe[1],
+                   in_pipe[0], in_pipe[1]}) {
       if (fd >= 0) ::close(fd);
     }
     if (!opt.stdout_path.empty() && out_fd >= 0) ::close(out_fd);
@@ -106,7 +118,7 @@ std::optional<Child> Child::spawn(const SpawnOptions& opt, std::string* err) {
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);  // the harness died already
-    ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(in_fd, STDIN_FILENO);
     ::dup2(out_fd, STDOUT_FILENO);
     ::dup2(err_fd, STDERR_FILENO);
     struct sigaction dfl {};
@@ -119,7 +131,7 @@ std::optional<Child> Child::spawn(const SpawnOptions& opt, std::string* err) {
     if (pin && ::sched_setaffinity(0, sizeof cpus, &cpus) != 0) {
       e = errno;
     } else {
-      ::execv(argv[0], argv.data());
+      ::execvpe(argv[0], argv.data(), envp.data());
       e = errno;
     }
     (void)!::write(exec_pipe[1], &e, sizeof e);
@@ -140,6 +152,10 @@ std::optional<Child> Child::spawn(const SpawnOptions& opt, std::string* err) {
     c.out_fd_ = out_pipe[0];
     out_pipe[0] = -1;
   }
+  if (opt.stdin_pipe) {
+    c.in_fd_ = in_pipe[1];
+    in_pipe[1] = -1;
+  }
   close_all();
   if (n == static_cast<ssize_t>(sizeof child_errno)) {
     *err = (pin ? "cannot start " : "cannot execute ") + opt.argv[0] + ": " +
@@ -153,17 +169,29 @@ std::optional<Child> Child::spawn(const SpawnOptions& opt, std::string* err) {
 Child::Child(Child&& other) noexcept
     : pid_(other.pid_),
       out_fd_(other.out_fd_),
+      in_fd_(other.in_fd_),
       buffered_(std::move(other.buffered_)),
       exit_(std::move(other.exit_)),
       orphan_usage_(other.orphan_usage_),
       group_gone_(other.group_gone_) {
   other.pid_ = -1;
   other.out_fd_ = -1;
+  other.in_fd_ = -1;
 }
 
 Child::~Child() {
   if (pid_ > 0 && !group_gone_) kill_group_and_reap(Clock::now() + std::chrono::seconds(3));
   if (out_fd_ >= 0) ::close(out_fd_);
+  close_stdin();
+}
+
+bool Child::write_stdin(const std::string& text) {
+  return in_fd_ >= 0 && write_all(in_fd_, text.data(), text.size());
+}
+
+void Child::close_stdin() {
+  if (in_fd_ >= 0) ::close(in_fd_);
+  in_fd_ = -1;
 }
 
 std::optional<std::string> Child::read_line(Clock::time_point deadline) {
@@ -176,13 +204,13 @@ std::optional<std::string> Child::read_line(Clock::time_point deadline) {
     }
     if (out_fd_ < 0) return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return std::nullopt;
     // Short slices: a forked grandchild may hold the pipe open after the
-    // server died, so EOF alone cannot tell us it is gone.
+    // server died, so EOF alone cannot tell us it is gone. A deadline already
+    // past still takes what is in the pipe.
     pollfd p{out_fd_, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 50)));
+    int r = ::poll(&p, 1, static_cast<int>(std::clamp<long>(left.count(), 0, 50)));
     if (r == 0) {
-      if (exited()) return std::nullopt;
+      if (left.count() <= 0 || exited()) return std::nullopt;
       continue;
     }
     if (r < 0) {
@@ -307,8 +335,9 @@ std::string file_tail(const std::string& path, std::size_t max_bytes) {
   return s;
 }
 
-std::optional<std::vector<int>> parse_cpu_list(const std::string& text, std::string* err) {
-  long ncpu = ::sysconf(_SC_NPROCESSORS_CONF);
+std::optional<std::vector<int>> parse_cpu_list(const std::string& text, std::string* err,
+                                               long ncpu) {
+  if (ncpu <= 0) ncpu = ::sysconf(_SC_NPROCESSORS_CONF);
   std::vector<int> cpus;
   std::stringstream ss(text);
   std::string part;

@@ -20,10 +20,12 @@ namespace muxbench::harness {
 using Clock = std::chrono::steady_clock;
 
 struct SpawnOptions {
-  std::vector<std::string> argv;  // argv[0] is the path executed
+  std::vector<std::string> argv;  // argv[0]: a path, or a name looked up in PATH
   std::string stderr_path;        // stderr goes to this file (created/truncated)
   std::string stdout_path;        // stdout to this file; empty: a pipe (read_line)
   std::vector<int> cpus;          // CPU affinity set before exec; empty: inherit
+  std::vector<std::string> env;   // KEY=VALUE added to the inherited environment
+  bool stdin_pipe = false;        // stdin from a pipe (write_stdin); else /dev/null
 };
 
 // How a child ended, from wait4().
@@ -51,6 +53,11 @@ class Child {
   // timeout, EOF or when the process exited.
   std::optional<std::string> read_line(Clock::time_point deadline);
 
+  // Writes to the stdin pipe (SpawnOptions::stdin_pipe). False when the
+  // process no longer reads it.
+  bool write_stdin(const std::string& text);
+  void close_stdin();
+
   // Non-blocking: reaps the process if it has exited.
   bool exited();
   const std::optional<ExitInfo>& exit_info() const { return exit_; }
@@ -75,6 +82,7 @@ class Child {
 
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  int in_fd_ = -1;
   std::string buffered_;
   std::optional<ExitInfo> exit_;
   rusage orphan_usage_{};
@@ -91,7 +99,9 @@ void become_subreaper();
 std::string file_tail(const std::string& path, std::size_t max_bytes);
 
 // Parses a CPU list like "0", "0-3", "0,2,4-5". Returns nullopt and sets
-// *err on a malformed list or a CPU this machine does not have.
-std::optional<std::vector<int>> parse_cpu_list(const std::string& text, std::string* err);
+// *err on a malformed list or a CPU beyond `ncpu` (0: this machine's count;
+// another host's list is checked for its form only, with a large ncpu).
+std::optional<std::vector<int>> parse_cpu_list(const std::string& text, std::string* err,
+                                               long ncpu = 0);
 
 }  // namespace muxbench::harness

@@ -8,62 +8,13 @@
 #include <set>
 #include <sstream>
 
+#include "json_check.h"
 #include "spawn.h"
 
 namespace muxbench::harness {
 namespace {
 
-// Values are shown as JSON, strings in single quotes, long ones cut.
-std::string show(const json& v) {
-  std::string s = v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump();
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
-
-[[noreturn]] void fail(const std::string& path, const json& v, const std::string& why) {
-  throw SuiteError(path + ": " + show(v) + " " + why);
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string s;
-  for (const auto& x : v) {
-    if (!s.empty()) s += sep;
-    s += x;
-  }
-  return s;
-}
-
-void check_keys(const json& obj, const std::string& path, const std::vector<std::string>& allowed) {
-  for (const auto& [key, value] : obj.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      throw SuiteError(path + "." + key + ": unknown key; allowed keys: " + join(allowed));
-    }
-  }
-}
-
-void require_object(const json& v, const std::string& path, const std::string& allowed) {
-  if (!v.is_object()) fail(path, v, "is not an object; allowed: " + allowed);
-}
-
-double get_number(const json& v, const std::string& path, double lo, double hi,
-                  const std::string& allowed) {
-  if (!v.is_number()) fail(path, v, "is not a number; allowed: " + allowed);
-  double d = v.get<double>();
-  if (!std::isfinite(d) || d < lo || d > hi) fail(path, v, "is out of range; allowed: " + allowed);
-  return d;
-}
-
-int get_int(const json& v, const std::string& path, long lo, long hi, const std::string& allowed) {
-  if (!v.is_number_integer()) fail(path, v, "is not an integer; allowed: " + allowed);
-  long n = v.get<long>();
-  if (n < lo || n > hi) fail(path, v, "is out of range; allowed: " + allowed);
-  return static_cast<int>(n);
-}
-
-std::string get_string(const json& v, const std::string& path, const std::string& allowed) {
-  if (!v.is_string()) fail(path, v, "is not a string; allowed: " + allowed);
-  return v.get<std::string>();
-}
+using namespace check;
 
 const std::string kConnAllowed = "an integer from 1 to 100000";
 const std::string kSecondsAllowed = "a number of seconds from 0.1 to 3600";
@@ -255,7 +206,7 @@ Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
                   const std::string& fallback_name) {
   require_object(j, "suite", "a JSON object (docs/results.md, \"Suite files\")");
   check_keys(j, "suite", {"name", "description", "source", "strategies", "workloads", "connections",
-                          "duration_s", "warmup_s", "repeat", "pause_s", "loadgen_threads",
+                          "duration_s", "warmup_s", "repeat", "pause_s", "loadgen_threads", "loadgen_ranks",
                           "placement", "workload_params", "server_args", "skip"});
   Suite s;
   s.name = j.contains("name") ? get_string(j["name"], "suite.name", "a short name, e.g. \"smoke\"")
@@ -304,6 +255,10 @@ Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
   if (j.contains("loadgen_threads") && !j["loadgen_threads"].is_null()) {
     s.loadgen_threads = get_int(j["loadgen_threads"], "suite.loadgen_threads", 1, 256,
                                 "an integer from 1 to 256, or null (the load generator decides)");
+  }
+  if (j.contains("loadgen_ranks")) {
+    s.loadgen_ranks = get_int(j["loadgen_ranks"], "suite.loadgen_ranks", 1, 4096,
+                              "an integer from 1 to 4096 (more than 1 runs the load generator under mpirun)");
   }
   if (j.contains("placement")) {
     const json& p = j["placement"];
@@ -407,6 +362,7 @@ json suite_to_json(const Suite& s) {
   j["repeat"] = s.repeat;
   j["pause_s"] = s.pause_s;
   j["loadgen_threads"] = s.loadgen_threads ? json(*s.loadgen_threads) : json(nullptr);
+  if (s.loadgen_ranks != 1) j["loadgen_ranks"] = s.loadgen_ranks;
   j["placement"] = {
       {"server_cpus", s.placement.server_cpus.empty() ? json(nullptr) : json(s.placement.server_cpus)},
       {"loadgen_cpus", s.placement.loadgen_cpus.empty() ? json(nullptr) : json(s.placement.loadgen_cpus)}};
@@ -495,6 +451,13 @@ void override_warmup(Suite& s, double seconds) {
   for (auto& [w, p] : s.workload_params) p.warmup_s.reset();
 }
 
+void override_loadgen_ranks(Suite& s, int ranks) {
+  if (ranks < 1 || ranks > 4096) {
+    throw SuiteError("--loadgen-ranks: " + std::to_string(ranks) + " is out of range; allowed: 1 to 4096");
+  }
+  s.loadgen_ranks = ranks;
+}
+
 void override_placement(Suite& s, const std::string& server_cpus, const std::string& loadgen_cpus) {
   if (!server_cpus.empty()) {
     std::string err;
@@ -559,6 +522,7 @@ std::vector<CellPlan> plan_cells(const Suite& s, const std::vector<StrategyInfo>
           c.params.duration_s = wp.duration_s.value_or(s.duration_s);
           c.params.warmup_s = wp.warmup_s.value_or(s.warmup_s);
           c.params.loadgen_threads = s.loadgen_threads;
+          c.params.loadgen_ranks = s.loadgen_ranks;
           if (auto it = s.server_args.find(strategy); it != s.server_args.end()) {
             c.params.server_args = it->second;
           }

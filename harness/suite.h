@@ -68,6 +68,7 @@ struct Suite {
   int repeat = 1;
   double pause_s = 0.5;
   std::optional<int> loadgen_threads;
+  int loadgen_ranks = 1;                // load-generator processes (mpirun ranks) per cell
   Placement placement;
   std::map<std::string, WorkloadParams> workload_params;
   std::map<std::string, std::vector<std::string>> server_args;
@@ -96,6 +97,7 @@ void override_connections(Suite& s, const std::string& list);
 void override_repeat(Suite& s, int repeat);
 void override_duration(Suite& s, double seconds);
 void override_warmup(Suite& s, double seconds);
+void override_loadgen_ranks(Suite& s, int ranks);
 void override_placement(Suite& s, const std::string& server_cpus, const std::string& loadgen_cpus);
 // Appends `args` to every strategy's extra server flags, after the suite's
 // own (`--server-arg=--delay-us=200`), unless they already end that list (a
@@ -111,6 +113,7 @@ struct CellParams {
   double duration_s = 5;
   double warmup_s = 1;
   std::optional<int> loadgen_threads;
+  int loadgen_ranks = 1;
   std::vector<std::string> server_args;
 };
 

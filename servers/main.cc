@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
   app.add_option("--strategy", opt.strategy, "I/O strategy: " + strategy_names());
   app.add_option("--port", opt.port, "TCP port; 0 picks an ephemeral one (default 40713)")
       ->check(CLI::Range(0, 65535));
-  app.add_option("--bind", opt.bind, "Loopback address to listen on (default 127.0.0.1)");
+  app.add_option("--bind", opt.bind, "Local address to listen on: IPv4, IPv6, 0.0.0.0 or :: (default 127.0.0.1)");
   app.add_option("--threads", opt.threads,
                  "Worker threads (threadpool: default 64; epoll-reuseport: default = CPUs)")
       ->check(CLI::Range(1, 4096));

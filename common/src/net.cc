@@ -100,10 +100,6 @@ int listen_tcp(const ListenOptions& opt, std::string* err) {
     if (err) *err = "bind address: " + perr;
     return -1;
   }
-  if (!is_loopback(addr)) {
-    if (err) *err = "bind address " + opt.bind + " is not loopback (127.0.0.0/8 or ::1)";
-    return -1;
-  }
   int type = SOCK_STREAM | SOCK_CLOEXEC | (opt.nonblocking ? SOCK_NONBLOCK : 0);
   int fd = ::socket(addr.family(), type, 0);
   if (fd < 0) {

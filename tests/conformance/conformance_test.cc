@@ -395,6 +395,25 @@ TEST_P(Conformance, SigtermExitsCleanlyWithinOneSecondAndWritesStats) {
   EXPECT_GE(stats["counters"]["bytes_in"].get<int>(), 27);
 }
 
+// Any local address (docs/protocol.md, section 1): the IPv6 wildcard is
+// dual-stack, so one listener serves clients on 127.0.0.1 and ::1 alike.
+TEST_P(Conformance, WildcardBindServesIpv4AndIpv6) {
+  std::vector<std::string> args = GetParam().args;
+  args.insert(args.end(), {"--bind", "::"});
+  Server wild(strategy(), args);
+  ASSERT_TRUE(wild.ok()) << "no READY line with --bind ::; stderr: " << wild.process().stderr_text();
+  for (const char* host : {"127.0.0.1", "::1"}) {
+    SockAddr addr;
+    std::string err;
+    ASSERT_TRUE(parse_address(host, wild.port(), &addr, &err)) << err;
+    int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::connect(fd, addr.get(), addr.len), 0) << host << ": " << errno_string(errno);
+    EXPECT_EQ(exchange(fd, "Hello, World!\n", 10s), "Uryyb, Jbeyq!\n") << "client on " << host;
+    ::close(fd);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Strategies, Conformance, ::testing::ValuesIn(variants()),
                          [](const ::testing::TestParamInfo<Variant>& p) {
                            std::string n = p.param.label;
@@ -403,6 +422,19 @@ INSTANTIATE_TEST_SUITE_P(Strategies, Conformance, ::testing::ValuesIn(variants()
                            }
                            return n;
                          });
+
+// A bind address that is not this host's fails at start-up with one line
+// naming the address and the reason, whatever the strategy.
+TEST(ServerStartup, ForeignBindAddressIsOneClearError) {
+  Process p({bin_dir() + "/muxbench-server", "--strategy", "epoll", "--port", "0", "--bind",
+             "192.0.2.254"});
+  int status = p.wait(5s);
+  ASSERT_NE(status, -1) << "still running";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  EXPECT_NE(p.stderr_text().find("192.0.2.254"), std::string::npos) << p.stderr_text();
+  EXPECT_NE(p.stderr_text().find("Cannot assign requested address"), std::string::npos)
+      << p.stderr_text();
+}
 
 }  // namespace
 }  // namespace muxbench::test

@@ -31,8 +31,8 @@ bool parse_address(const std::string& host, std::uint16_t port, SockAddr* out, s
 // Parses "HOST:PORT" or "[V6]:PORT".
 bool parse_host_port(const std::string& text, SockAddr* out, std::string* err);
 
-// True when the address is loopback (127.0.0.0/8 or ::1). muxbench refuses
-// anything else: it is a benchmark that floods its target.
+// True when the address is loopback (127.0.0.0/8 or ::1): the default, and
+// what the load generator spreads source addresses over.
 bool is_loopback(const SockAddr& addr);
 
 struct ListenOptions {
@@ -43,7 +43,9 @@ struct ListenOptions {
   bool nonblocking = false;  // O_NONBLOCK on the listening socket
 };
 
-// Creates, binds and listens. Returns the fd, or -1 with *err naming the step
+// Creates, binds and listens, on any local address: IPv4 or IPv6, the
+// wildcards 0.0.0.0 and :: included (IPv6 listeners are dual-stack as the
+// kernel's bindv6only default makes them). Returns the fd, or -1 with *err naming the step
 // that failed ("bind 127.0.0.1:40713: Address already in use").
 int listen_tcp(const ListenOptions& opt, std::string* err);
 

@@ -1,0 +1,309 @@
+#include "cell_observation.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace muxbench::harness {
+namespace {
+
+// j[a][b]... as a number, or nullopt when missing/null/not a number.
+std::optional<double> num(const json& j, std::initializer_list<const char*> path) {
+  const json* cur = &j;
+  for (const char* k : path) {
+    if (!cur->is_object() || !cur->contains(k)) return std::nullopt;
+    cur = &(*cur)[k];
+  }
+  if (!cur->is_number()) return std::nullopt;
+  return cur->get<double>();
+}
+
+json opt(std::optional<double> v) { return v ? json(*v) : json(nullptr); }
+
+json opt_int(std::optional<double> v) {
+  return v ? json(static_cast<std::int64_t>(std::llround(*v))) : json(nullptr);
+}
+
+std::string str(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+}  // namespace
+
+json empty_metrics() {
+  json m;
+  for (const char* k :
+       {"requests_per_s", "bytes_per_s", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns",
+        "mean_ns", "errors_total", "mismatches", "client_saturated", "server_cpu_user_s",
+        "server_cpu_sys_s", "server_cpu_us_per_request", "server_rss_peak_bytes",
+        "server_memory_per_connection_bytes", "server_processes_max", "server_threads_max",
+        "server_ctx_switches", "server_rss_idle_bytes", "server_cpu_total_s",
+        "server_ctx_switches_per_request", "server_pss_peak_bytes", "server_pss_per_connection_bytes",
+        "system_memory_delta_bytes",
+        "server_lines", "requests_completed"}) {
+    m[k] = nullptr;
+  }
+  return m;
+}
+
+namespace {
+
+// What the load generator measured, copied from its report.
+void loadgen_metrics(const json& j, json& m) {
+  m["requests_per_s"] = opt(num(j, {"throughput", "requests_per_s"}));
+  m["bytes_per_s"] = opt(num(j, {"throughput", "bytes_per_s"}));
+  for (const char* k : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"}) {
+    m[k] = opt(num(j, {"latency", k}));
+  }
+  m["errors_total"] = opt_int(num(j, {"errors", "total"}));
+  m["mismatches"] = opt_int(num(j, {"verification", "mismatched_replies"}));
+  if (j.contains("client") && j["client"].is_object() && j["client"].contains("client_saturated")) {
+    m["client_saturated"] = j["client"]["client_saturated"];
+  }
+  m["requests_completed"] = opt_int(num(j, {"requests", "completed"}));
+}
+
+// Memory from the samples and the idle baseline at READY.
+void memory_metrics(const CellPlan& plan, const ServerObservation& s, double from_s, double to_s,
+                    json& m) {
+  const double idle_rss = num(s.ready, {"idle", "rss_bytes"}).value_or(0);
+  const double idle_avail = num(s.ready, {"idle", "mem_available_bytes"}).value_or(0);
+  if (!s.samples.empty()) {
+    SampleSummary sum = summarize(s.samples, from_s, to_s);
+    m["server_rss_peak_bytes"] = sum.rss_peak_bytes;
+    m["server_processes_max"] = sum.processes_max;
+    m["server_threads_max"] = sum.threads_max;
+    if (idle_avail > 0 && sum.mem_available_min_bytes > 0) {
+      m["system_memory_delta_bytes"] = idle_avail - static_cast<double>(sum.mem_available_min_bytes);
+    }
+    if (idle_rss > 0 && plan.connections > 0) {
+      double grown = static_cast<double>(sum.rss_peak_bytes) - idle_rss;
+      m["server_memory_per_connection_bytes"] = std::max(0.0, grown) / plan.connections;
+    }
+  }
+  if (auto pss = num(s.done, {"pss_peak_bytes"})) {
+    m["server_pss_peak_bytes"] = *pss;
+    if (auto idle_pss = num(s.ready, {"idle", "pss_bytes"}); idle_pss && plan.connections > 0) {
+      m["server_pss_per_connection_bytes"] = std::max(0.0, *pss - *idle_pss) / plan.connections;
+    }
+  }
+}
+
+}  // namespace
+
+json cell_metrics(const CellPlan& plan, const ServerObservation& server,
+                  const LoadgenObservation& loadgen, json* measurement) {
+  json m = empty_metrics();
+  m["server_rss_idle_bytes"] = opt_int(num(server.ready, {"idle", "rss_bytes"}));
+  const json no_report = json::object();
+  const json& j = loadgen.report ? *loadgen.report : no_report;
+  if (loadgen.report) loadgen_metrics(j, m);
+
+  // CPU over the measurement phase (the window requests_per_s covers); the
+  // whole load generator run when its phases are unknown.
+  const double ramp = num(j, {"phases", "ramp_ns"}).value_or(-1);
+  const double warm = num(j, {"phases", "warmup_ns"}).value_or(-1);
+  const double meas = num(j, {"phases", "measure_ns"}).value_or(-1);
+  double w0 = loadgen.start_s, w1 = loadgen.end_s;
+  std::string window = "loadgen run";
+  if (ramp >= 0 && warm >= 0 && meas > 0) {
+    w0 = loadgen.start_s + (ramp + warm) / 1e9;
+    w1 = w0 + meas / 1e9;
+    window = "measure";
+  }
+  std::optional<double> window_cpu;
+  if (auto cpu = cpu_between(server.samples, w0, w1)) {
+    m["server_cpu_user_s"] = cpu->first;
+    m["server_cpu_sys_s"] = cpu->second;
+    window_cpu = cpu->first + cpu->second;
+  }
+  memory_metrics(plan, server, loadgen.start_s, loadgen.end_s + 1, m);
+
+  // wait4() on the agent's host: exact, for the server, all its threads and
+  // the children it reaped, plus the orphans the agent reaped as subreaper.
+  m["server_ctx_switches"] = opt_int(num(server.done, {"ctx_switches"}));
+  m["server_cpu_total_s"] = opt(num(server.done, {"cpu_total_s"}));
+  const json no_stats = nullptr;
+  const json& stats = server.done.is_object() && server.done.contains("stats") ? server.done["stats"] : no_stats;
+  m["server_lines"] = opt_int(num(stats, {"counters", "lines"}));
+
+  // CPU per request: preferably everything the server used after READY
+  // over every reply line it produced (its own counter): exact, and not at
+  // the mercy of 10 ms ticks in short cells. Otherwise (no stats: it
+  // crashed) the measurement window's sampled CPU over the requests the load
+  // generator completed in it.
+  std::string per_request_basis = "none";
+  const double lines = num(stats, {"counters", "lines"}).value_or(0);
+  const auto total_cpu = num(m, {"server_cpu_total_s"});
+  const double completed = num(m, {"requests_completed"}).value_or(0);
+  const double startup_cpu_s = num(server.ready, {"idle", "runtime_ns"}).value_or(0) / 1e9;
+  if (total_cpu && lines > 0) {
+    m["server_cpu_us_per_request"] = std::max(0.0, *total_cpu - startup_cpu_s) * 1e6 / lines;
+    per_request_basis = "run cpu / server lines";
+  } else if (window_cpu && completed > 0 && window == "measure") {
+    m["server_cpu_us_per_request"] = *window_cpu * 1e6 / completed;
+    per_request_basis = "measure cpu / completed requests";
+  }
+  const auto ctx = num(m, {"server_ctx_switches"});
+  m["server_ctx_switches_per_request"] = ctx && lines > 0 ? json(*ctx / lines) : json(nullptr);
+
+  const json sampler = server.done.is_object() && server.done.contains("sampler") ? server.done["sampler"] : json::object();
+  *measurement = {{"cpu_window", window},
+                  {"window_start_s", std::round(w0 * 1000) / 1000},
+                  {"window_end_s", std::round(w1 * 1000) / 1000},
+                  {"samples", static_cast<int>(server.samples.size())},
+                  {"sample_interval_ms_mean", opt(num(sampler, {"interval_ms_mean"}))},
+                  {"sample_scan_ms_max", opt(num(sampler, {"scan_ms_max"}))},
+                  {"sample_cpu_ms_total", opt(num(sampler, {"scan_cpu_ms_total"}))},
+                  {"cpu_per_request_basis", per_request_basis},
+                  {"server_startup_cpu_s", startup_cpu_s}};
+  return m;
+}
+
+namespace {
+
+// The verdict from the load generator's report: errors of every phase, not
+// only the measured one (a request stuck since the warm-up, at a server that
+// serves one connection at a time, only shows up as a timeout in the drain).
+std::optional<std::string> report_failure(const json& j, const json& stats) {
+  auto e = [&](const char* k) {
+    if (j.contains("errors_by_phase") && j["errors_by_phase"].is_object()) {
+      double t = 0;
+      for (const auto& [phase_name, counts] : j["errors_by_phase"].items()) {
+        t += num(counts, {k}).value_or(0);
+      }
+      return t;
+    }
+    return num(j, {"errors", k}).value_or(0);
+  };
+  double attempted = num(j, {"connect", "attempted"}).value_or(0);
+  double cfailed = num(j, {"connect", "failed"}).value_or(0);
+  double rejected = num(stats, {"counters", "rejected", "fd_setsize"}).value_or(0) +
+                    num(stats, {"counters", "rejected", "fd_exhausted"}).value_or(0);
+  double refused = e("connect_refused") + e("connect_timeout") + e("connect_other") +
+                   e("addr_not_available");
+  if (cfailed > 0 || refused > 0 || rejected > 0) {
+    std::ostringstream ss;
+    ss << "refused connections: " << static_cast<long long>(std::max(cfailed, refused)) << " of "
+       << static_cast<long long>(attempted) << " connection attempts failed (refused "
+       << e("connect_refused") << ", timeout " << e("connect_timeout") << ", no local address "
+       << e("addr_not_available") << ", other " << e("connect_other") << ")";
+    if (rejected > 0) ss << "; the server rejected " << rejected << " (fd limits)";
+    return ss.str();
+  }
+  if (str(j, "status") != "ok") {
+    std::string why = str(j, "failure_reason");
+    return "loadgen reported status failed: " + (why.empty() ? std::string("no reason given") : why);
+  }
+  if (e("reset") + e("unexpected_eof") > 0) {
+    std::ostringstream ss;
+    ss << "dropped connections: the server reset " << e("reset") << " and closed "
+       << e("unexpected_eof") << " connections during the run";
+    return ss.str();
+  }
+  if (num(j, {"verification", "mismatched_replies"}).value_or(0) + e("mismatch") + e("short_reply") > 0) {
+    std::ostringstream ss;
+    ss << "verification errors: " << num(j, {"verification", "mismatched_replies"}).value_or(0)
+       << " mismatched replies, " << e("short_reply") << " short replies";
+    return ss.str();
+  }
+  if (e("request_timeout") > 0) {
+    std::ostringstream ss;
+    ss << "hung: " << e("request_timeout") << " requests got no reply within "
+       << num(j, {"config", "timeout_s"}).value_or(0) << " s";
+    return ss.str();
+  }
+  if (num(j, {"requests", "completed"}).value_or(0) <= 0) return "zero completed requests";
+  return std::nullopt;
+}
+
+std::string last_line(const std::string& text) {
+  auto nl = text.find_last_of('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+}  // namespace
+
+std::optional<std::string> cell_failure(const ServerObservation& server,
+                                        const LoadgenObservation& loadgen) {
+  if (!server.start_failure.empty()) return "server did not start: " + server.start_failure;
+  if (!loadgen.started) return "load generator did not start: " + loadgen.start_error;
+  if (!server.died.empty()) return "crashed: the server died during the run (" + server.died + ")";
+  if (loadgen.timed_out) {
+    std::ostringstream ss;
+    ss << "timed out: the load generator was still running " << std::round(loadgen.timeout_s)
+       << " s after it started (killed); the server hung or is far too slow";
+    return ss.str();
+  }
+  if (!loadgen.report) {
+    return "load generator failed: " + loadgen.exit + ", " + loadgen.report_error + ": " +
+           last_line(loadgen.stderr_tail);
+  }
+  const json stats = server.done.is_object() && server.done.contains("stats") ? server.done["stats"] : json();
+  if (auto why = report_failure(*loadgen.report, stats)) return why;
+  if (!server.done.is_object()) return "the server agent ended without a final report";
+  if (server.done.value("stop_hung", false)) {
+    std::ostringstream ss;
+    ss << "hung: the server did not exit within " << num(server.done, {"stop_grace_s"}).value_or(0)
+       << " s of SIGTERM (killed)";
+    return ss.str();
+  }
+  if (!server.done.value("clean", false)) {
+    return "the server " + str(server.done, "exit") + " after SIGTERM";
+  }
+  if (auto left = num(server.done, {"left"}); left && *left > 0) {
+    return "processes left running after stop: " + std::to_string(static_cast<long>(*left)) +
+           " of the server's group survived SIGKILL";
+  }
+  return std::nullopt;
+}
+
+json sample_to_json(const GroupSample& s) {
+  return {{"t_s", s.t_s},
+          {"cpu_user_s", s.cpu_user_s},
+          {"cpu_sys_s", s.cpu_sys_s},
+          {"rss_bytes", s.rss_bytes},
+          {"processes", s.processes},
+          {"threads", s.threads},
+          {"mem_available_bytes", s.mem_available_bytes}};
+}
+
+GroupSample sample_from_json(const json& j) {
+  GroupSample s;
+  s.t_s = num(j, {"t_s"}).value_or(0);
+  s.cpu_user_s = num(j, {"cpu_user_s"}).value_or(0);
+  s.cpu_sys_s = num(j, {"cpu_sys_s"}).value_or(0);
+  s.rss_bytes = static_cast<std::uint64_t>(num(j, {"rss_bytes"}).value_or(0));
+  s.processes = static_cast<int>(num(j, {"processes"}).value_or(0));
+  s.threads = static_cast<int>(num(j, {"threads"}).value_or(0));
+  s.mem_available_bytes = static_cast<std::uint64_t>(num(j, {"mem_available_bytes"}).value_or(0));
+  return s;
+}
+
+ServerObservation server_observation_from_json(const json& j) {
+  ServerObservation s;
+  s.ready = j.value("ready", json());
+  s.done = j.value("done", json());
+  s.start_failure = str(j, "start_failure");
+  s.died = str(j, "died");
+  if (j.contains("samples") && j["samples"].is_array()) {
+    for (const auto& x : j["samples"]) s.samples.push_back(sample_from_json(x));
+  }
+  return s;
+}
+
+LoadgenObservation loadgen_observation_from_json(const json& j) {
+  LoadgenObservation l;
+  l.started = j.value("started", true);
+  l.start_error = str(j, "start_error");
+  if (j.contains("report") && !j["report"].is_null()) l.report = j["report"];
+  l.report_error = str(j, "report_error");
+  l.exit = str(j, "exit");
+  l.stderr_tail = str(j, "stderr_tail");
+  l.start_s = num(j, {"start_s"}).value_or(0);
+  l.end_s = num(j, {"end_s"}).value_or(0);
+  l.timed_out = j.value("timed_out", false);
+  l.timeout_s = num(j, {"timeout_s"}).value_or(0);
+  return l;
+}
+
+}  // namespace muxbench::harness

@@ -1,0 +1,58 @@
+// What one cell saw of its two sides, as plain data, and the pure functions
+// that turn it into the recorded metrics and the verdict (docs/results.md).
+// Nothing here runs a process: tests feed these functions JSON fixtures
+// (tests/harness/fixtures/cells/).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sampler.h"
+#include "suite.h"
+
+namespace muxbench::harness {
+
+// The server side, as the serve-cell agent reported it (agent.h).
+struct ServerObservation {
+  json ready = nullptr;              // the "ready" event; null: never ready
+  std::vector<GroupSample> samples;  // the "sample" events, t_s from READY
+  json done = nullptr;               // the "done" event; null: the agent never said
+  std::string start_failure;         // non-empty: why the server never got READY
+  std::string died;                  // non-empty: how it ended during the run
+};
+
+// The load-generator side, as the harness saw it.
+struct LoadgenObservation {
+  bool started = false;
+  std::string start_error;           // when it did not start
+  std::optional<json> report;        // rank 0's report
+  std::string report_error;          // why there is none
+  std::string exit;                  // "exited 0", "signal 9 (Killed)"
+  std::string stderr_tail;
+  double start_s = 0, end_s = 0;     // relative to the server's READY
+  bool timed_out = false;
+  double timeout_s = 0;
+};
+
+// Every metric, null: the metrics of a cell that did not run.
+json empty_metrics();
+
+// The metrics object of a cell record; *measurement gets the "measurement"
+// object (the CPU window and how CPU per request was computed).
+json cell_metrics(const CellPlan& plan, const ServerObservation& server,
+                  const LoadgenObservation& loadgen, json* measurement);
+
+// Why the cell failed, the most specific reason first; nullopt: it is ok.
+std::optional<std::string> cell_failure(const ServerObservation& server,
+                                        const LoadgenObservation& loadgen);
+
+// Samples as the agent streams them.
+json sample_to_json(const GroupSample& s);
+GroupSample sample_from_json(const json& j);
+
+// Whole observations as JSON (fixtures, and the agent's ready/done events).
+ServerObservation server_observation_from_json(const json& j);
+LoadgenObservation loadgen_observation_from_json(const json& j);
+
+}  // namespace muxbench::harness
