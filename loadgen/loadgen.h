@@ -48,8 +48,9 @@ inline constexpr Nanos kNever = std::numeric_limits<Nanos>::max();
 inline Nanos seconds_to_ns(double s) { return static_cast<Nanos>(s * 1e9 + 0.5); }
 
 struct Config {
-  std::string target_text = "127.0.0.1:" + std::to_string(kDefaultPort);
-  SockAddr target;
+  std::string target_text = "127.0.0.1:" + std::to_string(kDefaultPort);  // as given
+  SockAddr target;                 // resolved once at start (resolve_target)
+  std::string target_resolved;     // target.to_string(); "" until resolved
   int connections = 1;
   int active = -1;                 // -1 until resolved: all connections
   int threads = 1;                 // as requested
@@ -68,8 +69,21 @@ struct Config {
   double interval_s = 1.0;
   std::string json_path;           // "" no JSON, "-" stdout
   bool quiet = false;
+  std::string dump_dir;            // tests: every measured latency into DIR/latency-rank<R>.txt
+
+  // Under mpirun the flags give totals over all ranks (ranks.h); connections,
+  // active and rate above are then this rank's share (split_for_rank), which
+  // is what the workers use, and these keep the totals for the report.
+  int rank = 0;
+  int ranks = 1;
+  int total_connections = 1;
+  int total_active = 1;
+  double total_rate = 0;
 
   bool open_loop() const { return rate > 0; }
+  // Open loop: this rank's schedule starts r/R after T0, so that the ranks'
+  // sends interleave evenly at 1/R in total.
+  double schedule_offset_ns() const { return ranks > 1 ? rank * 1e9 / total_rate : 0.0; }
 };
 
 // Error kinds, in the order of the JSON "errors" object.
@@ -130,6 +144,7 @@ struct ThreadCpu {
 };
 
 struct WorkerResult {
+  int rank = 0;  // the rank (process) that ran this worker
   int connections = 0;
   int active = 0;
 
@@ -166,6 +181,8 @@ struct WorkerResult {
   int active_open_at_measure_end = 0;
 
   std::vector<IntervalSample> intervals;
+
+  std::vector<std::uint64_t> raw_latency;  // --dump-latencies only: every `latency` value
 
   Nanos drained_at = 0;  // when the drain ended (replies in, or the timeout)
   Nanos close_ns = 0;    // then closing every connection took this long

@@ -32,18 +32,28 @@
 #include "loadgen.h"
 #include "muxbench/net.h"
 #include "muxbench/timestamp.h"
+#include "ranks.h"
 #include "report.h"
+#include "wire.h"
 
 namespace muxbench::loadgen {
 namespace {
 
 constexpr int kExitUsage = 2;
 constexpr int kExitNoConnection = 1;
+constexpr int kExitInterrupted = 3;  // internal: interrupted in the ramp, reported with status 0
 
+RankWorld g_world;  // set once in main(), before anything else
+
+// Every rank sees the same flags and so the same error: rank 0 says it.
 [[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "muxbench-loadgen: %s\n", msg.c_str());
+  if (g_world.rank == 0) std::fprintf(stderr, "muxbench-loadgen: %s\n", msg.c_str());
+  ranks_finalize();
   std::exit(kExitUsage);
 }
+
+// Rank r's share of a total over n ranks: the remainder goes to the first ranks.
+int share(int total, int r, int n) { return total / n + (r < total % n ? 1 : 0); }
 
 std::string cpu_set_text(const cpu_set_t& set) {
   std::string s;
@@ -107,6 +117,32 @@ std::string seconds_text(double s) {
   return buf;
 }
 
+// Under mpirun the flags are totals: this rank takes its share of the
+// connections, the active ones and the rate (the schedule interleaves, see
+// Config::schedule_offset_ns), and is quiet but for errors unless rank 0.
+void split_for_rank(Config& cfg) {
+  cfg.rank = g_world.rank;
+  cfg.ranks = g_world.size;
+  cfg.total_connections = cfg.connections;
+  cfg.total_active = cfg.active;
+  cfg.total_rate = cfg.rate;
+  if (cfg.ranks == 1) return;
+  const std::string n = std::to_string(cfg.ranks);
+  if (cfg.connections < cfg.ranks) {
+    usage_error("--connections " + std::to_string(cfg.connections) + " is fewer than the " + n +
+                " ranks: each rank needs at least one connection");
+  }
+  if (cfg.open_loop() && cfg.active < cfg.ranks) {
+    usage_error("--active " + std::to_string(cfg.active) + " with --rate is fewer than the " + n +
+                " ranks: each rank needs at least one active connection");
+  }
+  cfg.connections = share(cfg.total_connections, cfg.rank, cfg.ranks);
+  cfg.active = share(cfg.total_active, cfg.rank, cfg.ranks);
+  cfg.rate = cfg.total_rate / cfg.ranks;
+  cfg.threads_used = std::min(cfg.threads, cfg.connections);
+  if (cfg.rank != 0) cfg.quiet = true;
+}
+
 Config parse_args(int argc, char** argv) {
   Config cfg;
   int active = -1;
@@ -115,7 +151,8 @@ Config parse_args(int argc, char** argv) {
       "muxbench-loadgen: load generator for the muxbench ROT13 line servers. Verifies every "
       "reply, records latency in log-linear histograms (open loop: corrected for coordinated "
       "omission), watches its own CPU. See docs/loadgen.md."};
-  app.add_option("--target", cfg.target_text, "HOST:PORT of the server, loopback only")
+  app.add_option("--target", cfg.target_text,
+                 "HOST:PORT of the server: IPv4, [IPv6] or a host name (resolved once)")
       ->capture_default_str();
   app.add_option("--connections", cfg.connections, "Connections to open and keep open")
       ->check(CLI::Range(1, 1000000))
@@ -159,6 +196,10 @@ Config parse_args(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--json", cfg.json_path, "Write the report as JSON to FILE ('-': stdout)");
   app.add_flag("--quiet", cfg.quiet, "No progress lines or summary on stderr/stdout");
+  app.add_option("--dump-latencies", cfg.dump_dir,
+                 "Tests: write every measured latency (ns, one per line) to "
+                 "DIR/latency-rank<R>.txt, and the pid to DIR/pid-rank<R>.txt")
+      ->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -167,13 +208,10 @@ Config parse_args(int argc, char** argv) {
     usage_error(e.what());
   }
 
-  std::string err;
-  if (!parse_host_port(cfg.target_text, &cfg.target, &err)) {
+  std::string host, err;
+  std::uint16_t port = 0;
+  if (!split_host_port(cfg.target_text, &host, &port, &err)) {
     usage_error("--target " + cfg.target_text + ": " + err);
-  }
-  if (!is_loopback(cfg.target)) {
-    usage_error("--target " + cfg.target_text +
-                ": not a loopback address; muxbench-loadgen only loads 127.0.0.0/8 or ::1");
   }
   if (active > cfg.connections) {
     usage_error("--active " + std::to_string(active) + " is not in 0..--connections (" +
@@ -189,10 +227,11 @@ Config parse_args(int argc, char** argv) {
   }
   if (!cfg.cpus_text.empty()) cfg.cpus = parse_cpu_list(cfg.cpus_text);
   cfg.threads_used = std::min(cfg.threads, cfg.connections);
-  if (!cfg.json_path.empty() && cfg.json_path != "-") {
+  if (!cfg.json_path.empty() && cfg.json_path != "-" && g_world.rank == 0) {
     std::ofstream probe(cfg.json_path, std::ios::app);
     if (!probe) usage_error("--json " + cfg.json_path + ": cannot open for writing");
   }
+  split_for_rank(cfg);
   return cfg;
 }
 
@@ -218,11 +257,26 @@ class Runner {
   int run(int argc, char** argv);
 
  private:
+  // The steps of a run, in order; each returns an exit code (0: go on).
+  int prepare();
+  int ramp();
+  bool agree_to_start(int exit_code);
+  void abort_start();
+  void start();
+  void measure();
+  void drain();
+  int finish_report(int exit_code);
+
   void progress(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
   void request_stop(Nanos when);
   std::uint64_t completed_so_far() const;
   std::uint64_t established_so_far() const;
-  int finish_report(int exit_code);
+  RankResult rank_result(int exit_code, bool with_workers);
+  bool write_report(const std::vector<RankResult>& ranks);
+  void dump_latencies() const;
+  bool idle_a_little();
+  [[noreturn]] void terminated(const char* during);
+  [[noreturn]] void gave_up(const char* what);
 
   Config& cfg_;
   Control ctl_;
@@ -232,6 +286,11 @@ class Runner {
   sigset_t signals_{};
   bool tty_ = false;
   bool stop_requested_ = false;
+  bool signalled_ = false;        // a stop signal ended a collective (ranks.h)
+  Nanos ramp_start_ = 0;
+  Nanos t0_ = 0;
+  Nanos meas_end_ = 0;
+  std::int64_t start_realtime_ns_ = 0;
 };
 
 void Runner::progress(const char* fmt, ...) {
@@ -267,12 +326,57 @@ std::uint64_t Runner::established_so_far() const {
   return n;
 }
 
+Nanos realtime_ns() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// How long ranks wait for each other (ranks.h) before the run is failed:
+// a rank that is dead or hung must not hang the others.
+constexpr Nanos kStartWait = 10'000'000'000;   // for the start instant, once all ramped
+constexpr Nanos kReportWait = 30'000'000'000;  // for every rank's results, beyond --timeout
+constexpr Nanos kStartLead = 100'000'000;      // start instant: this far after the broadcast
+
 int Runner::run(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) run_.argv.emplace_back(argv[i]);
   run_.started_at = iso_now();
   tty_ = ::isatty(STDERR_FILENO) != 0;
   ignore_sigpipe();
+  // Stop signals (and the workers' SIGUSR1) go to the main thread only,
+  // through sigtimedwait(); main() blocked them before any thread existed.
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  sigaddset(&signals_, SIGUSR1);
+  ctl_.main_thread = pthread_self();
 
+  int code = prepare();
+  if (code == 0) code = ramp();
+  if (!agree_to_start(code)) {
+    abort_start();
+    if (run_.ok) {
+      run_.ok = false;
+      run_.failure_reason = "the run did not start: another rank failed before it (see ranks)";
+    }
+    return finish_report(code == kExitInterrupted ? 0 : code);
+  }
+  start();
+  measure();
+  drain();
+  if (run_.measure_ns == 0) {
+    run_.ok = false;
+    run_.failure_reason = "interrupted before the measurement began";
+  }
+  return finish_report(0);
+}
+
+// Limits, the target's address, source addresses, the workers' shared state.
+int Runner::prepare() {
+  if (!cfg_.dump_dir.empty()) {
+    std::ofstream(cfg_.dump_dir + "/pid-rank" + std::to_string(cfg_.rank) + ".txt")
+        << ::getpid() << "\n";
+  }
   // Descriptors: raise the soft limit to the hard one; refuse before starting
   // if N connections still do not fit.
   run_.nofile_soft = raise_nofile_limit();
@@ -291,33 +395,47 @@ int Runner::run(int argc, char** argv) {
                           std::to_string(run_.nofile_hard) +
                           "); use fewer connections or raise the hard limit (ulimit -Hn)";
     std::fprintf(stderr, "muxbench-loadgen: %s\n", run_.failure_reason.c_str());
-    return finish_report(kExitUsage);
+    return kExitUsage;
   }
+
+  // The target: a name is resolved once, here; failing that, no connection
+  // can be made (exit 1, a failed report).
+  std::string err;
+  if (!resolve_host_port(cfg_.target_text, &cfg_.target, &err)) {
+    run_.ok = false;
+    run_.failure_reason = "--target " + cfg_.target_text + ": " + err;
+    std::fprintf(stderr, "muxbench-loadgen: %s\n", run_.failure_reason.c_str());
+    return kExitNoConnection;
+  }
+  cfg_.target_resolved = cfg_.target.to_string();
 
   // Source addresses: one (the kernel's choice) unless the ephemeral ports of
   // one address could run out, which --reconnect does within a minute
-  // (TIME_WAIT). The whole of 127.0.0.0/8 is local, so spread over 127.1.x.y.
+  // (TIME_WAIT). The whole of 127.0.0.0/8 is local, so spread over 127.x.y.z,
+  // a /16 per rank (127.1/16 for rank 0, 127.2/16 for rank 1, ...); a remote
+  // target gets the kernel's choice of source.
   const int ports = port_hi - port_lo + 1;
   int want_sources = 1;
   if (cfg_.reconnect) want_sources = 64;
   if (cfg_.connections > ports * 3 / 4) {
     want_sources = std::max(want_sources, (cfg_.connections + ports / 2 - 1) / (ports / 2));
   }
-  if (want_sources > 1) {
+  if (want_sources > 1 && is_loopback(cfg_.target)) {
     if (cfg_.target.family() == AF_INET) {
+      const std::uint32_t base = 0x7f000001u + (static_cast<std::uint32_t>(1 + cfg_.rank % 254) << 16);
       for (int i = 0; i < want_sources; ++i) {
         SockAddr a;
         auto* sin = reinterpret_cast<sockaddr_in*>(&a.storage);
         sin->sin_family = AF_INET;
         sin->sin_port = 0;
-        sin->sin_addr.s_addr = htonl(0x7f010001u + static_cast<std::uint32_t>(i));
+        sin->sin_addr.s_addr = htonl(base + static_cast<std::uint32_t>(i));
         a.len = sizeof(sockaddr_in);
         ctl_.sources.push_back(a);
       }
       run_.source_addresses = want_sources;
       auto host = [](const SockAddr& a) {
-        std::string s = a.to_string();
-        return s.substr(0, s.rfind(':'));
+        std::string t = a.to_string();
+        return t.substr(0, t.rfind(':'));
       };
       run_.source_address_list = {host(ctl_.sources.front()), host(ctl_.sources.back())};
     } else {
@@ -331,64 +449,58 @@ int Runner::run(int argc, char** argv) {
                             std::to_string(cfg_.threads_used) + " (one per connection at most)");
   }
 
-  // Stop signals (and the workers' SIGUSR1) go to this thread only, through
-  // sigtimedwait(); blocked before any worker exists, so workers inherit the mask.
-  sigemptyset(&signals_);
-  sigaddset(&signals_, SIGINT);
-  sigaddset(&signals_, SIGTERM);
-  sigaddset(&signals_, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
-  ctl_.main_thread = pthread_self();
-
   ctl_.wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (ctl_.wake_fd < 0) {
-    std::fprintf(stderr, "muxbench-loadgen: eventfd: %s\n", errno_string(errno).c_str());
-    return 1;
+    run_.ok = false;
+    run_.failure_reason = "eventfd: " + errno_string(errno);
+    std::fprintf(stderr, "muxbench-loadgen: %s\n", run_.failure_reason.c_str());
+    return kExitNoConnection;
   }
   ctl_.progress.reset(new Progress[static_cast<std::size_t>(cfg_.threads_used)]);
   results_.resize(static_cast<std::size_t>(cfg_.threads_used));
+  for (WorkerResult& w : results_) w.rank = cfg_.rank;
   if (!cfg_.cpus.empty()) {
     cpu_set_t set;
     CPU_ZERO(&set);
     for (int c : cfg_.cpus) CPU_SET(c, &set);
     ::sched_setaffinity(0, sizeof set, &set);  // the main thread; workers pin themselves
   }
+  return 0;
+}
 
-  // Ramp.
-  const Nanos ramp_start = mono_ns();
+// Starts the workers and waits until every one has opened its connections.
+int Runner::ramp() {
+  ramp_start_ = mono_ns();
   progress("ramp: opening %d connections to %s (%d active, %d thread(s))", cfg_.connections,
            cfg_.target_text.c_str(), cfg_.active, cfg_.threads_used);
   for (int i = 0; i < cfg_.threads_used; ++i) {
     threads_.emplace_back([this, i] { run_worker(ctl_, i, results_[static_cast<std::size_t>(i)]); });
   }
   const Nanos tick = tty_ ? 1'000'000'000 : 5'000'000'000;
-  Nanos next_print = ramp_start + tick;
+  Nanos next_print = ramp_start_ + tick;
   while (ctl_.ramp_done.load() < cfg_.threads_used) {
     if (sleep_until(std::min(mono_ns() + 100'000'000, next_print), signals_) == Woke::kStop) {
+      if (g_world.mpi) terminated("the ramp");
       request_stop(mono_ns());
       progress("interrupted during the ramp");
     }
     if (mono_ns() >= next_print) {
       progress("ramp: %llu/%d connections established (%.1f s)",
                static_cast<unsigned long long>(established_so_far()), cfg_.connections,
-               static_cast<double>(mono_ns() - ramp_start) / 1e9);
+               static_cast<double>(mono_ns() - ramp_start_) / 1e9);
       next_print += tick;
     }
   }
-  const Nanos t0 = mono_ns();
-  run_.ramp_ns = t0 - ramp_start;
-  std::uint64_t ramp_established = established_so_far();
-  if (stop_requested_ || ramp_established == 0) {
-    ctl_.start_ns.store(Control::kAbortStart);
-    ctl_.start_ns.notify_all();
-    for (auto& t : threads_) t.join();
+  run_.ramp_ns = mono_ns() - ramp_start_;
+  const std::uint64_t ramp_established = established_so_far();
+  if (stop_requested_) {
     run_.ok = false;
-    if (stop_requested_) {
-      run_.interrupted = true;
-      run_.failure_reason = "interrupted during the ramp";
-      return finish_report(0);
-    }
-    // Name the most frequent error.
+    run_.interrupted = true;
+    run_.failure_reason = "interrupted during the ramp";
+    return kExitInterrupted;
+  }
+  if (ramp_established == 0) {
+    // Name the most frequent error (the workers are waiting: their counts are final).
     ErrorCounts ramp_errors;
     std::uint64_t attempted = 0;
     for (const auto& w : results_) {
@@ -399,29 +511,77 @@ int Runner::run(int argc, char** argv) {
     for (int k = 0; k < kErrKinds; ++k) {
       if (ramp_errors.n[k] > ramp_errors.n[top]) top = k;
     }
+    run_.ok = false;
     run_.failure_reason = "no connection could be made to " + cfg_.target_text + " (" +
                           std::to_string(attempted) + " attempted; " +
                           kErrNames[static_cast<std::size_t>(top)] + ": " +
                           std::to_string(ramp_errors.n[top]) + ")";
     std::fprintf(stderr, "muxbench-loadgen: %s\n", run_.failure_reason.c_str());
-    return finish_report(kExitNoConnection);
+    return kExitNoConnection;
   }
   if (ramp_established < static_cast<std::uint64_t>(cfg_.connections)) {
     run_.warnings.push_back("only " + std::to_string(ramp_established) + " of " +
                             std::to_string(cfg_.connections) +
                             " connections could be opened in the ramp");
   }
+  return 0;
+}
 
-  // Warm-up and measurement: the workers keep their own time from T0.
-  ctl_.start_ns.store(t0);
+// True when this rank and every other one ramped: the run may start. Under
+// mpirun, this is where the ranks meet after their ramps (a bounded
+// all-reduce of "not ready"); a rank that never arrives fails the run.
+bool Runner::agree_to_start(int exit_code) {
+  std::int64_t not_ready = exit_code != 0 ? 1 : 0;
+  const Nanos ramp_took = ramp_start_ > 0 ? mono_ns() - ramp_start_ : 0;
+  const Nanos deadline = mono_ns() + 60'000'000'000 + 2 * ramp_took;
+  if (!ranks_max(&not_ready, deadline, [this] { return idle_a_little(); })) {
+    if (signalled_) terminated("the ramp");
+    gave_up("finish its ramp");
+  }
+  return not_ready == 0;
+}
+
+void Runner::abort_start() {
+  ctl_.start_ns.store(Control::kAbortStart);
   ctl_.start_ns.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+// Fixes T0, the start of the warm-up. Standalone: now. Under mpirun: rank 0
+// broadcasts an instant (CLOCK_REALTIME) kStartLead ahead, every rank turns
+// it into its own monotonic time and releases its workers then.
+void Runner::start() {
+  if (g_world.mpi) {
+    std::int64_t start_real = realtime_ns() + kStartLead;
+    if (!ranks_broadcast(&start_real, mono_ns() + kStartWait, [this] { return idle_a_little(); })) {
+      if (signalled_) terminated("the start");
+      gave_up("agree on the start instant");
+    }
+    t0_ = mono_ns() + (start_real - realtime_ns());
+    while (mono_ns() < t0_) {
+      if (sleep_until(t0_, signals_) == Woke::kStop) terminated("the start");
+    }
+  } else {
+    t0_ = mono_ns();
+  }
+  ctl_.start_ns.store(t0_);
+  ctl_.start_ns.notify_all();
+  start_realtime_ns_ = realtime_ns();  // as observed: the workers are released now
+}
+
+// Warm-up and measurement: the workers keep their own time from T0; this
+// thread prints progress and turns a stop signal into an early end.
+void Runner::measure() {
+  const Nanos t0 = t0_;
   const Nanos warm_end = t0 + seconds_to_ns(cfg_.warmup_s);
   Nanos meas_end = warm_end + seconds_to_ns(cfg_.duration_s);
   progress("ramp done in %.3f s: %llu connections; warm-up %s, measurement %s", run_.ramp_ns / 1e9,
-           static_cast<unsigned long long>(ramp_established), seconds_text(cfg_.warmup_s).c_str(),
-           seconds_text(cfg_.duration_s).c_str());
+           static_cast<unsigned long long>(established_so_far()),
+           seconds_text(cfg_.warmup_s).c_str(), seconds_text(cfg_.duration_s).c_str());
+  const Nanos tick = tty_ ? 1'000'000'000 : 5'000'000'000;
   const bool long_run = cfg_.warmup_s + cfg_.duration_s >= 5 || tty_;
-  next_print = t0 + tick;
+  Nanos next_print = t0 + tick;
   std::uint64_t last_completed = 0;
   Nanos last_at = t0;
   bool announced_measure = false;
@@ -433,6 +593,7 @@ int Runner::run(int argc, char** argv) {
     if (long_run) until = std::min(until, next_print);
     if (!announced_measure && warm_end > now) until = std::min(until, warm_end);
     if (sleep_until(until, signals_) == Woke::kStop) {
+      if (g_world.mpi) terminated("the measurement");
       stop_at = mono_ns();
       request_stop(stop_at);
       progress("interrupted: ending the measurement now");
@@ -463,14 +624,18 @@ int Runner::run(int argc, char** argv) {
     meas_end = std::max(stop_at, t0);
     run_.interrupted = true;
   }
+  meas_end_ = meas_end;
   run_.warmup_ns = std::min(warm_end, meas_end) - t0;
   run_.measure_ns = std::max<Nanos>(meas_end - warm_end, 0);
-  progress("drain: waiting for replies in flight (at most %s)", seconds_text(cfg_.timeout_s).c_str());
+}
 
-  // Drain: the workers stop by themselves within --timeout; a signal here is
-  // noted (the report follows anyway), a second one abandons the report.
+// The workers stop by themselves within --timeout; a signal here is noted
+// (the report follows anyway), a second one abandons the report.
+void Runner::drain() {
+  progress("drain: waiting for replies in flight (at most %s)", seconds_text(cfg_.timeout_s).c_str());
   while (ctl_.finished.load() < cfg_.threads_used) {
     if (sleep_until(mono_ns() + 100'000'000, signals_) == Woke::kStop) {
+      if (g_world.mpi) terminated("the drain");
       if (stop_requested_) {
         std::fprintf(stderr, "muxbench-loadgen: second signal: exiting without a report\n");
         std::_Exit(130);
@@ -480,28 +645,120 @@ int Runner::run(int argc, char** argv) {
     }
   }
   for (auto& t : threads_) t.join();
-  Nanos drained = meas_end;
+  threads_.clear();
+  Nanos drained = meas_end_;
   for (const WorkerResult& w : results_) {
     drained = std::max(drained, w.drained_at);
     run_.close_ns = std::max(run_.close_ns, w.close_ns);
   }
-  run_.drain_ns = drained - meas_end;
-  if (run_.measure_ns == 0) {
-    run_.ok = false;
-    run_.failure_reason = "interrupted before the measurement began";
-  }
-  return finish_report(0);
+  run_.drain_ns = drained - meas_end_;
 }
 
-int Runner::finish_report(int exit_code) {
+// A stop signal under mpirun: Open MPI sends SIGTERM to every rank when one
+// of them died (or mpirun itself was interrupted). No further MPI call (the
+// peers may be gone); rank 0 writes a failed report from what it knows
+// without the workers' results (they are still running), and all leave.
+void Runner::terminated(const char* during) {
+  if (cfg_.rank == 0) {
+    run_.ok = false;
+    run_.interrupted = true;
+    run_.failure_reason = std::string("terminated by a signal during ") + during +
+                          " (another rank failed, or mpirun was interrupted)";
+    std::fprintf(stderr, "muxbench-loadgen: %s\n", run_.failure_reason.c_str());
+    write_report({rank_result(1, false)});
+  }
+  std::fflush(nullptr);
+  std::_Exit(1);
+}
+
+// A collective did not complete in time: some rank is dead or hung. Rank 0
+// writes a failed report from its own results; MPI_Abort ends the job.
+void Runner::gave_up(const char* what) {
+  if (cfg_.rank == 0) {
+    run_.ok = false;
+    run_.failure_reason = std::string("a rank did not ") + what + " in time (dead or hung?)";
+    std::fprintf(stderr, "muxbench-loadgen: %s\n", run_.failure_reason.c_str());
+    write_report({rank_result(1, threads_.empty())});  // running workers: not ours to read
+  }
+  std::fflush(nullptr);
+  ranks_abort(1);
+}
+
+bool Runner::idle_a_little() {
+  if (sleep_until(mono_ns() + 2'000'000, signals_) == Woke::kStop) signalled_ = true;
+  return signalled_;
+}
+
+// This rank's results; the workers' only once they are joined.
+RankResult Runner::rank_result(int exit_code, bool with_workers) {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
   run_.process_cpu_user_s = static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6;
   run_.process_cpu_sys_s = static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6;
   run_.max_rss_kb = ru.ru_maxrss;
-  if (results_.empty()) results_.resize(1);  // failed before starting: an empty report
-  const nlohmann::json report = build_report(cfg_, run_, results_);
+  RankResult r;
+  r.rank = cfg_.rank;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  r.host = host;
+  r.pid = ::getpid();
+  r.connections = cfg_.connections;
+  r.active = cfg_.active;
+  r.rate = cfg_.rate;
+  r.exit_code = exit_code;
+  r.start_realtime_ns = start_realtime_ns_;
+  r.run = run_;
+  if (with_workers) r.workers = results_;
+  return r;
+}
+
+// Tests (--dump-latencies): every measured latency of this rank, one per line.
+void Runner::dump_latencies() const {
+  if (cfg_.dump_dir.empty()) return;
+  const std::string path = cfg_.dump_dir + "/latency-rank" + std::to_string(cfg_.rank) + ".txt";
+  std::string text;
+  for (const WorkerResult& w : results_) {
+    for (std::uint64_t v : w.raw_latency) text += std::to_string(v) + "\n";
+  }
+  std::ofstream f(path + ".tmp", std::ios::trunc);
+  f << text;
+  f.close();
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+// Every rank sends its results to rank 0 (bounded), which merges them and
+// writes the one report. Rank 0's exit code is the worst of all ranks'.
+int Runner::finish_report(int exit_code) {
+  dump_latencies();
+  const std::string mine = encode(rank_result(exit_code, true));
+  std::vector<std::string> all;
+  const Nanos deadline = mono_ns() + seconds_to_ns(cfg_.timeout_s) + kReportWait;
+  if (!ranks_gather(mine, &all, deadline, [this] { return idle_a_little(); })) {
+    if (signalled_) terminated("the exchange of results");
+    gave_up("send its results");
+  }
+  if (cfg_.rank != 0) {
+    ranks_finalize();
+    return exit_code;
+  }
+  std::vector<RankResult> ranks(all.size());
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    if (!decode(all[r], &ranks[r])) {
+      std::fprintf(stderr, "muxbench-loadgen: rank %zu sent results that do not decode\n", r);
+      ranks_abort(1);
+    }
+    exit_code = std::max(exit_code, ranks[r].exit_code);
+  }
+  if (!write_report(ranks) && exit_code == 0) exit_code = 1;
+  ranks_finalize();
+  return exit_code;
+}
+
+// Rank 0: the report to --json and the summary. False when --json FILE failed.
+bool Runner::write_report(const std::vector<RankResult>& ranks) {
+  const nlohmann::json report = build_report(cfg_, ranks, g_world.mpi);
   const std::string text = report.dump(2) + "\n";
+  bool ok = true;
   if (cfg_.json_path == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
@@ -512,11 +769,11 @@ int Runner::finish_report(int exit_code) {
     f.close();
     if (!f || std::rename(tmp.c_str(), cfg_.json_path.c_str()) != 0) {
       std::fprintf(stderr, "muxbench-loadgen: cannot write --json %s\n", cfg_.json_path.c_str());
-      if (exit_code == 0) exit_code = 1;
+      ok = false;
     }
   }
   if (!cfg_.quiet) print_summary(cfg_.json_path == "-" ? stderr : stdout, report);
-  return exit_code;
+  return ok;
 }
 
 }  // namespace
@@ -524,6 +781,15 @@ int Runner::finish_report(int exit_code) {
 
 int main(int argc, char** argv) {
   using namespace muxbench::loadgen;
+  // Block the stop signals before any thread exists (MPI's own included), so
+  // that only the main thread takes them, through sigtimedwait().
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  g_world = ranks_init(&argc, &argv);
   Config cfg = parse_args(argc, argv);
   Runner runner(cfg);
   return runner.run(argc, argv);

@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
   double duration = 5.0;
   std::vector<int> cpus;
   CLI::App app{"muxbench-minclient: minimal epoll ping-pong client (the overhead yardstick)"};
-  app.add_option("--target", target, "HOST:PORT (loopback)")->capture_default_str();
+  app.add_option("--target", target, "HOST:PORT: IPv4, [IPv6] or a host name")
+      ->capture_default_str();
   app.add_option("--connections", connections)->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--threads", threads)->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--message-size", msg, "Bytes per line including '\\n'")
@@ -126,10 +127,15 @@ int main(int argc, char** argv) {
   }
   muxbench::SockAddr addr;
   std::string err;
-  if (!muxbench::parse_host_port(target, &addr, &err) || !muxbench::is_loopback(addr)) {
-    std::fprintf(stderr, "muxbench-minclient: --target %s: %s\n", target.c_str(),
-                 err.empty() ? "not loopback" : err.c_str());
+  std::string host;
+  std::uint16_t port = 0;
+  if (!muxbench::split_host_port(target, &host, &port, &err)) {
+    std::fprintf(stderr, "muxbench-minclient: --target %s: %s\n", target.c_str(), err.c_str());
     return 2;
+  }
+  if (!muxbench::resolve_host_port(target, &addr, &err)) {
+    std::fprintf(stderr, "muxbench-minclient: --target %s: %s\n", target.c_str(), err.c_str());
+    return 1;
   }
   muxbench::ignore_sigpipe();
   muxbench::raise_nofile_limit();

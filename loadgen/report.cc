@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "ranks.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -59,7 +61,10 @@ json latency_json(const Histogram& h) {
   };
 }
 
-json build_report(const Config& cfg, const RunInfo& run, const std::vector<WorkerResult>& workers) {
+namespace {
+
+// The report of one merged run: every worker of every rank.
+json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerResult>& workers) {
   Histogram latency, latency_unc, send_lag, connect_latency;
   ErrorCounts by_phase[kPhases];
   std::uint64_t sent = 0, completed = 0, verified = 0, mismatched = 0, lost = 0, unsent = 0;
@@ -103,14 +108,15 @@ json build_report(const Config& cfg, const RunInfo& run, const std::vector<Worke
 
   json config = {
       {"target", cfg.target_text},
-      {"connections", cfg.connections},
-      {"active", cfg.active},
+      {"target_resolved", cfg.target_resolved.empty() ? json(nullptr) : json(cfg.target_resolved)},
+      {"connections", cfg.total_connections},
+      {"active", cfg.total_active},
       {"threads", cfg.threads},
       {"message_size_bytes", cfg.message_size},
       {"pipeline", cfg.pipeline},
       {"warmup_s", cfg.warmup_s},
       {"duration_s", cfg.duration_s},
-      {"rate_per_s", open ? json(cfg.rate) : json(nullptr)},
+      {"rate_per_s", open ? json(cfg.total_rate) : json(nullptr)},
       {"reconnect", cfg.reconnect},
       {"connect_rate_per_s", cfg.connect_rate > 0 ? json(cfg.connect_rate) : json(nullptr)},
       {"timeout_s", cfg.timeout_s},
@@ -181,6 +187,7 @@ json build_report(const Config& cfg, const RunInfo& run, const std::vector<Worke
   for (std::size_t i = 0; i < workers.size(); ++i) {
     const WorkerResult& w = workers[i];
     json t = {{"thread", i},
+              {"rank", w.rank},
               {"connections", w.connections},
               {"active", w.active},
               {"completed", w.completed}};
@@ -251,7 +258,7 @@ json build_report(const Config& cfg, const RunInfo& run, const std::vector<Worke
                        "% of the measurement; the result may be limited by the client, not the "
                        "server (try --threads or --cpu)");
   }
-  const int idle_total = cfg.connections - cfg.active;
+  const int idle_total = cfg.total_connections - cfg.total_active;
   const int idle_lost = (open_start - active_open_start) - (open_end - active_open_end);
   if (run.ok && idle_total > 0 && open_end - active_open_end < idle_total) {
     warnings.push_back(std::to_string(idle_total - (open_end - active_open_end)) + " of " +
@@ -297,8 +304,8 @@ json build_report(const Config& cfg, const RunInfo& run, const std::vector<Worke
         {"established_in_ramp", c_ramp},
         {"latency", latency_json(connect_latency)}}},
       {"connections",
-       {{"total", cfg.connections},
-        {"active", cfg.active},
+       {{"total", cfg.total_connections},
+        {"active", cfg.total_active},
         {"idle", idle_total},
         {"open_at_measure_start", open_start},
         {"active_open_at_measure_start", active_open_start},
@@ -316,12 +323,13 @@ json build_report(const Config& cfg, const RunInfo& run, const std::vector<Worke
        {{"requests_per_s", rate_or_null(static_cast<double>(in_window), measure_s)},
         {"bytes_per_s", rate_or_null(static_cast<double>(bytes_received), measure_s)},
         {"sent_bytes_per_s", rate_or_null(static_cast<double>(bytes_sent), measure_s)}}},
-      {"rate", open ? json{{"target_per_s", cfg.rate},
+      {"rate", open ? json{{"target_per_s", cfg.total_rate},
                            {"achieved_per_s",
                             rate_or_null(static_cast<double>(in_window), measure_s)},
                            {"sent_per_s", rate_or_null(static_cast<double>(sent), measure_s)},
                            {"per_connection_per_s",
-                            cfg.active > 0 ? json(cfg.rate / cfg.active) : json(nullptr)},
+                            cfg.total_active > 0 ? json(cfg.total_rate / cfg.total_active)
+                                                 : json(nullptr)},
                            {"unsent", unsent},
                            {"send_lag", latency_json(send_lag)}}
                     : json(nullptr)},
@@ -341,6 +349,108 @@ json build_report(const Config& cfg, const RunInfo& run, const std::vector<Worke
         {"source_addresses", run.source_addresses},
         {"ephemeral_ports", {run.port_range_lo, run.port_range_hi}}}},
   };
+  return report;
+}
+
+// The run as a whole from the ranks' runs: rank 0's schedule (warm-up and
+// measurement are the same instants on every rank), the longest ramp, drain
+// and close, failed if any rank failed, every rank's warnings (tagged with
+// the rank when there are several), process CPU summed, the largest RSS.
+RunInfo merge_runs(const std::vector<RankResult>& ranks) {
+  RunInfo run = ranks.front().run;
+  if (ranks.size() == 1) return run;
+  auto tag = [](int rank, const std::string& text) {
+    return "rank " + std::to_string(rank) + ": " + text;
+  };
+  run.warnings.clear();
+  run.ok = true;
+  run.process_cpu_user_s = run.process_cpu_sys_s = 0;
+  for (const RankResult& r : ranks) {
+    run.ramp_ns = std::max(run.ramp_ns, r.run.ramp_ns);
+    run.drain_ns = std::max(run.drain_ns, r.run.drain_ns);
+    run.close_ns = std::max(run.close_ns, r.run.close_ns);
+    run.interrupted = run.interrupted || r.run.interrupted;
+    if (!r.run.ok && run.ok) {
+      run.ok = false;
+      run.failure_reason = tag(r.rank, r.run.failure_reason);
+    }
+    for (const std::string& w : r.run.warnings) run.warnings.push_back(tag(r.rank, w));
+    run.process_cpu_user_s += r.run.process_cpu_user_s;
+    run.process_cpu_sys_s += r.run.process_cpu_sys_s;
+    run.max_rss_kb = std::max(run.max_rss_kb, r.run.max_rss_kb);
+  }
+  return run;
+}
+
+// One entry per rank: who it was, its share, and how it fared.
+json rank_json(const Config& cfg, const RankResult& r) {
+  Histogram latency;
+  std::uint64_t completed = 0, in_window = 0, errors = 0;
+  double user = 0, sys = 0, busiest = 0;
+  bool cpu_known = false;
+  for (const WorkerResult& w : r.workers) {
+    latency.merge(w.latency);
+    completed += w.completed;
+    in_window += w.completed_in_window;
+    errors += w.errors[kRamp].total() + w.errors[kMeasure].total();
+    if (w.cpu_valid && w.measure_wall_s > 0) {
+      cpu_known = true;
+      user += w.cpu.user_s;
+      sys += w.cpu.sys_s;
+      const double busy = (w.cpu.user_s + w.cpu.sys_s + std::max(w.cpu.run_delay_s, 0.0)) /
+                          w.measure_wall_s;
+      busiest = std::max(busiest, std::min(busy, 1.0));
+    }
+  }
+  const bool e = latency.empty();
+  return {
+      {"rank", r.rank},
+      {"host", r.host},
+      {"pid", r.pid},
+      {"status", r.run.ok ? "ok" : "failed"},
+      {"connections", r.connections},
+      {"active", r.active},
+      {"rate_per_s", cfg.open_loop() ? json(r.rate) : json(nullptr)},
+      {"threads", r.workers.size()},
+      {"completed", completed},
+      {"completed_in_window", in_window},
+      {"errors", errors},
+      {"cpu_user_s", cpu_known ? json(user) : json(nullptr)},
+      {"cpu_sys_s", cpu_known ? json(sys) : json(nullptr)},
+      {"busy_fraction", cpu_known ? json(busiest) : json(nullptr)},
+      {"client_saturated", cpu_known && busiest >= kSaturatedBusyFraction},
+      {"p50_ns", null_if(e, latency.percentile(50))},
+      {"p99_ns", null_if(e, latency.percentile(99))},
+      {"start_realtime_ns", r.start_realtime_ns > 0 ? json(r.start_realtime_ns) : json(nullptr)},
+  };
+}
+
+}  // namespace
+
+json build_report(const Config& cfg, const std::vector<RankResult>& ranks, bool mpi_used) {
+  std::vector<WorkerResult> workers;
+  for (const RankResult& r : ranks) {
+    for (const WorkerResult& w : r.workers) workers.push_back(w);
+  }
+  if (workers.empty()) workers.resize(1);  // failed before starting: an empty report
+  json report = report_of(cfg, merge_runs(ranks), workers);
+  json per_rank = json::array();
+  std::int64_t first = 0, last = 0;
+  bool all_started = true;
+  for (const RankResult& r : ranks) {
+    per_rank.push_back(rank_json(cfg, r));
+    if (r.start_realtime_ns <= 0) {
+      all_started = false;
+      continue;
+    }
+    if (first == 0 || r.start_realtime_ns < first) first = r.start_realtime_ns;
+    last = std::max(last, r.start_realtime_ns);
+  }
+  report["ranks"] = std::move(per_rank);
+  report["start_skew_ns"] = all_started && first > 0 ? json(last - first) : json(nullptr);
+  report["mpi"] = {{"used", mpi_used},
+                   {"ranks", static_cast<int>(ranks.size())},
+                   {"built_with_mpi", ranks_built_with_mpi()}};
   return report;
 }
 

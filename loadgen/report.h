@@ -43,12 +43,30 @@ struct RunInfo {
   long max_rss_kb = 0;
 };
 
+// Everything one rank (one muxbench-loadgen process) knows after its run;
+// rank 0 gets every rank's under mpirun (wire.h), standalone there is one.
+struct RankResult {
+  int rank = 0;
+  std::string host;
+  long pid = 0;
+  int connections = 0;  // this rank's share
+  int active = 0;
+  double rate = 0;      // requests/s; 0: closed loop
+  int exit_code = 0;
+  std::int64_t start_realtime_ns = 0;  // CLOCK_REALTIME when its warm-up began; 0: never
+  RunInfo run;
+  std::vector<WorkerResult> workers;
+};
+
 // The <LATENCY> object: count, min/mean/stdev/percentiles/max in ns (null when
 // empty) and the non-empty buckets.
 nlohmann::json latency_json(const Histogram& h);
 
-nlohmann::json build_report(const Config& cfg, const RunInfo& run,
-                            const std::vector<WorkerResult>& workers);
+// The report of the whole run from every rank's results (one when
+// standalone): counters summed, histograms and time series merged exactly,
+// plus the `ranks` array, `start_skew_ns` and `mpi` (whether it was used).
+nlohmann::json build_report(const Config& cfg, const std::vector<RankResult>& ranks,
+                            bool mpi_used);
 
 // A few lines for people, from the report.
 void print_summary(std::FILE* out, const nlohmann::json& report);

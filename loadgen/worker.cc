@@ -222,11 +222,14 @@ class Worker {
   void count_error(Err kind, Nanos now, bool measured_victim);
 
   // Requests.
+  // Open loop: connection g (active_rank) of this rank's K sends its i-th
+  // request at T0 + offset + (g + i*K) / rate, with rate this rank's share
+  // R/N and offset r/R (ranks interleave: the whole job sends every 1/R).
   Nanos intended_of(const Conn& c, std::uint64_t i) const {
     return t0_ + static_cast<Nanos>(
-                     (static_cast<double>(c.active_rank) +
-                      static_cast<double>(i) * static_cast<double>(cfg_.active)) *
-                     ns_per_request_);
+                     offset_ns_ + (static_cast<double>(c.active_rank) +
+                                   static_cast<double>(i) * static_cast<double>(cfg_.active)) *
+                                      ns_per_request_);
   }
   // First schedule index of `c` whose intended time is >= t.
   std::uint64_t first_index_at(const Conn& c, Nanos t) const;
@@ -259,6 +262,7 @@ class Worker {
   int ep_ = -1;
   bool wake_registered_ = false;
   bool pwait2_ok_ = true;
+  bool dump_ = false;  // --dump-latencies (tests)
   std::vector<Conn> conns_;
   std::vector<Conn*> actives_;
   std::vector<Slot> slots_;
@@ -287,7 +291,8 @@ class Worker {
   std::uint64_t inflight_ = 0;        // requests with a slot
   std::uint64_t pending_cycles_ = 0;  // --reconnect: requests waiting for their connect
 
-  double ns_per_request_ = 0;         // open loop: 1e9 / rate
+  double ns_per_request_ = 0;         // open loop: 1e9 / rate (this rank's)
+  double offset_ns_ = 0;              // open loop: this rank's place in the job's schedule
   std::uint64_t next_tick_ = 0;
 
   bool iv_on_ = false;
@@ -321,9 +326,13 @@ bool Worker::setup() {
   wake_registered_ = ::epoll_ctl(ep_, EPOLL_CTL_ADD, ctl_.wake_fd, &wev) == 0;
 
   timeout_ns_ = seconds_to_ns(cfg_.timeout_s);
+  dump_ = !cfg_.dump_dir.empty();
   scan_every_ns_ = std::clamp<Nanos>(timeout_ns_ / 4, 1'000'000, 100'000'000);
   interval_ns_ = std::max<Nanos>(seconds_to_ns(cfg_.interval_s), 1'000'000);
-  if (cfg_.open_loop()) ns_per_request_ = 1e9 / cfg_.rate;
+  if (cfg_.open_loop()) {
+    ns_per_request_ = 1e9 / cfg_.rate;
+    offset_ns_ = cfg_.schedule_offset_ns();
+  }
 
   Slice s = slice_for(cfg_, index_);
   conns_.resize(s.index.size());
@@ -346,7 +355,10 @@ bool Worker::setup() {
   out_.connections = static_cast<int>(conns_.size());
   out_.active = static_cast<int>(actives_.size());
 
-  std::uint64_t seed_state = cfg_.seed ^ (0x51ed27ull * static_cast<std::uint64_t>(index_ + 1));
+  // Each rank its own payloads: rank 0 (and a standalone run) uses --seed as is.
+  const std::uint64_t rank_seed =
+      cfg_.seed + 0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(cfg_.rank);
+  std::uint64_t seed_state = rank_seed ^ (0x51ed27ull * static_cast<std::uint64_t>(index_ + 1));
   rng_ = splitmix64(seed_state);
   if (!actives_.empty()) {
     // Printable ASCII (space..'~'): ROT13 changes the letters and must leave
@@ -766,7 +778,7 @@ void Worker::run_ticks(Nanos now) {
 }
 
 std::uint64_t Worker::first_index_at(const Conn& c, Nanos t) const {
-  const double x = (static_cast<double>(t - t0_) / ns_per_request_ - c.active_rank) /
+  const double x = ((static_cast<double>(t - t0_) - offset_ns_) / ns_per_request_ - c.active_rank) /
                    static_cast<double>(cfg_.active);
   return x <= 0 ? 0 : static_cast<std::uint64_t>(std::ceil(x));
 }
@@ -879,6 +891,7 @@ void Worker::complete(Conn& c, Nanos now) {
       ++out_.verified;
     }
     out_.latency.record(lat);
+    if (dump_) out_.raw_latency.push_back(lat);
     if (cfg_.open_loop()) {
       out_.latency_uncorrected.record(lat_unc);
       out_.send_lag.record(static_cast<std::uint64_t>(std::max<Nanos>(s.sent - s.intended, 0)));

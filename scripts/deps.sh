@@ -8,6 +8,7 @@ MUXBENCH_PACKAGES=(
   build-essential cmake pkg-config
   libevent-dev liburing-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
+  libopenmpi-dev openmpi-bin   # muxbench-loadgen on many hosts (mpirun)
   python3 python3-matplotlib python3-pytest python3-jsonschema
   chromium   # headless render check of the HTML report (plots/tests)
   # the distributed testbed (scripts/testbed.sh, tests/distributed): mpirun and

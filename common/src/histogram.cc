@@ -31,6 +31,20 @@ void Histogram::merge(const Histogram& other) {
   if (other.max_ > max_) max_ = other.max_;
 }
 
+void Histogram::merge(const Stats& s,
+                      const std::vector<std::pair<std::uint32_t, std::uint64_t>>& buckets) {
+  if (s.count == 0) return;
+  for (const auto& [index, n] : buckets) {
+    if (index < kBucketCount) counts_[index] += n;
+  }
+  count_ += s.count;
+  sum_ += s.sum;
+  sum_sq_ += s.sum_sq;
+  clamped_ += s.clamped;
+  if (s.min < min_) min_ = s.min;
+  if (s.max > max_) max_ = s.max;
+}
+
 void Histogram::reset() {
   if (count_ != 0) std::fill(counts_.begin(), counts_.end(), 0);
   count_ = 0;

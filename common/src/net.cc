@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace muxbench {
@@ -79,6 +81,67 @@ bool parse_host_port(const std::string& text, SockAddr* out, std::string* err) {
     return false;
   }
   return parse_address(host, static_cast<std::uint16_t>(port), out, err);
+}
+
+bool split_host_port(const std::string& text, std::string* host, std::uint16_t* port,
+                     std::string* err) {
+  std::string port_text;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find("]:");
+    if (close == std::string::npos) {
+      if (err) *err = "'" + text + "' is not [IPv6]:PORT";
+      return false;
+    }
+    *host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      if (err) *err = "'" + text + "' is not HOST:PORT";
+      return false;
+    }
+    *host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  }
+  char* end = nullptr;
+  errno = 0;
+  long p = std::strtol(port_text.c_str(), &end, 10);
+  if (port_text.empty() || *end != '\0' || errno != 0 || p < 1 || p > 65535) {
+    if (err) *err = "port '" + port_text + "' is not in 1..65535";
+    return false;
+  }
+  *port = static_cast<std::uint16_t>(p);
+  return true;
+}
+
+bool resolve_host_port(const std::string& text, SockAddr* out, std::string* err) {
+  std::string host;
+  std::uint16_t port = 0;
+  if (!split_host_port(text, &host, &port, err)) return false;
+  if (parse_address(host, port, out, nullptr)) return true;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (rc != 0) {
+    if (err) *err = "cannot resolve '" + host + "': " + ::gai_strerror(rc);
+    return false;
+  }
+  bool found = false;
+  for (addrinfo* a = res; a != nullptr && !found; a = a->ai_next) {
+    if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+        a->ai_addrlen > sizeof out->storage) {
+      continue;
+    }
+    *out = SockAddr{};
+    std::memcpy(&out->storage, a->ai_addr, a->ai_addrlen);
+    out->len = static_cast<socklen_t>(a->ai_addrlen);
+    found = true;
+  }
+  ::freeaddrinfo(res);
+  if (!found && err) *err = "cannot resolve '" + host + "': no IPv4 or IPv6 address";
+  return found;
 }
 
 bool is_loopback(const SockAddr& addr) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "loadgen_fixture.h"
+#include "muxbench/net.h"
 
 namespace muxbench::test {
 namespace {
@@ -163,8 +164,9 @@ TEST(Loadgen, UsageErrorsNameTheFlagAndExitTwo) {
       {{"--rate", "100", "--active", "0"}, "--rate"},
       {{"--timeout", "0"}, "--timeout"},
       {{"--reconnect", "--pipeline", "4"}, "--pipeline"},
-      {{"--target", "10.1.2.3:80"}, "loopback"},
       {{"--target", "localhost"}, "--target"},
+      {{"--target", "127.0.0.1:0"}, "--target"},
+      {{"--target", "[::1:80"}, "--target"},
       {{"--cpu", "9999"}, "--cpu"},
       {{"--cpu", "x"}, "--cpu"},
       {{"--no-such-flag"}, "no-such-flag"},
@@ -192,6 +194,47 @@ TEST(Loadgen, NoServerMeansExitOneWithAFailedReport) {
   EXPECT_EQ(run.report["connect"]["established"], 0);
   // One line on stderr says why.
   EXPECT_NE(run.stderr_text.find("connect_refused"), std::string::npos) << run.stderr_text;
+}
+
+// A host name is resolved once at start; the report keeps the text as given
+// and the address it resolved to. (Whatever "localhost" resolves to first is
+// where the server listens: 127.0.0.1 or ::1.)
+TEST(Loadgen, HostNameTargetIsResolvedAndRecorded) {
+  SockAddr first;
+  std::string err;
+  ASSERT_TRUE(resolve_host_port("localhost:1", &first, &err)) << err;
+  std::string bind = first.to_string();
+  bind = bind.substr(0, bind.rfind(':'));
+  if (!bind.empty() && bind.front() == '[') bind = bind.substr(1, bind.size() - 2);
+  Server server("epoll", {"--bind", bind});
+  ASSERT_TRUE(server.ok());
+  const std::string target = "localhost:" + std::to_string(server.port());
+  Process p({loadgen_path(), "--target", target, "--json", "-", "--connections", "2",
+             "--warmup", "0", "--duration", "0.3"});
+  auto run = collect(p, std::chrono::seconds(30));
+  ASSERT_REPORT(run);
+  EXPECT_EQ(run.exit_code, 0) << run.stderr_text;
+  EXPECT_EQ(run.report["status"], "ok");
+  EXPECT_EQ(run.report["config"]["target"], target);
+  SockAddr expect = first;
+  ASSERT_TRUE(resolve_host_port(target, &expect, &err)) << err;
+  EXPECT_EQ(run.report["config"]["target_resolved"], expect.to_string());
+  EXPECT_GT(run.report["requests"]["completed"].get<std::uint64_t>(), 0u);
+}
+
+TEST(Loadgen, UnresolvableTargetMeansExitOneWithAFailedReport) {
+  // .invalid never resolves (RFC 2606); no packet leaves for it but a local lookup.
+  Process p({loadgen_path(), "--target", "no-such-host.invalid:40713", "--json", "-",
+             "--duration", "0.3"});
+  auto run = collect(p, std::chrono::seconds(30));
+  ASSERT_REPORT(run);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.report["status"], "failed");
+  EXPECT_NE(run.report["failure_reason"].get<std::string>().find("no-such-host.invalid"),
+            std::string::npos);
+  EXPECT_TRUE(run.report["config"]["target_resolved"].is_null());
+  // One line on stderr says why.
+  EXPECT_NE(run.stderr_text.find("cannot resolve"), std::string::npos) << run.stderr_text;
 }
 
 // Coordinated omission: a server that takes 2 ms per line can do 500/s; asked

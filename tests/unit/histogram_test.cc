@@ -212,6 +212,42 @@ TEST(Histogram, RebuildFromSerialisedBucketsAcrossRuns) {
                                static_cast<std::uint64_t>(both.mean()), "rebuilt mean");
 }
 
+// What muxbench-loadgen ships between ranks: stats() and the non-empty
+// buckets rebuild a histogram whose every statistic equals the original's.
+TEST(Histogram, MergeFromStatsAndBucketsIsExact) {
+  std::mt19937_64 gen(11);
+  std::lognormal_distribution<double> dist(10.0, 1.5);
+  Histogram a, b, both;
+  for (int i = 0; i < 20000; ++i) {
+    const auto v = static_cast<std::uint64_t>(dist(gen));
+    (i % 3 == 0 ? a : b).record(v);
+    both.record(v);
+  }
+  b.record(Histogram::kHighestTrackable + 5);  // clamped
+  both.record(Histogram::kHighestTrackable + 5);
+  Histogram rebuilt;
+  for (const Histogram* h : {&a, &b}) {
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> buckets;
+    h->for_each_bucket([&](std::size_t i, std::uint64_t n) {
+      buckets.emplace_back(static_cast<std::uint32_t>(i), n);
+    });
+    rebuilt.merge(h->stats(), buckets);
+  }
+  rebuilt.merge(Histogram().stats(), {});  // an empty one changes nothing
+  EXPECT_EQ(rebuilt.count(), both.count());
+  EXPECT_EQ(rebuilt.min(), both.min());
+  EXPECT_EQ(rebuilt.max(), both.max());
+  EXPECT_EQ(rebuilt.sum(), both.sum());
+  EXPECT_EQ(rebuilt.clamped(), both.clamped());
+  EXPECT_DOUBLE_EQ(rebuilt.stdev(), both.stdev());
+  for (double p : {0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
+    EXPECT_EQ(rebuilt.percentile(p), both.percentile(p)) << p;
+  }
+  for (std::size_t i = 0; i < Histogram::kBucketCount; ++i) {
+    ASSERT_EQ(rebuilt.bucket_count(i), both.bucket_count(i)) << i;
+  }
+}
+
 TEST(Histogram, ValuesAboveTheRangeAreClampedAndCounted) {
   Histogram h;
   h.record(Histogram::kHighestTrackable + 12345);

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace muxbench {
@@ -66,6 +67,23 @@ class Histogram {
 
   // Adds every count of `other` (same layout by construction).
   void merge(const Histogram& other);
+
+  // The exact side statistics: with the non-empty buckets, the whole state.
+  // For shipping a histogram to another process (muxbench-loadgen under
+  // mpirun) and merging it there exactly with merge(stats, buckets).
+  struct Stats {
+    std::uint64_t count = 0;
+    std::uint64_t sum = 0;
+    double sum_sq = 0;
+    std::uint64_t min = std::numeric_limits<std::uint64_t>::max();  // max() of uint64 when empty
+    std::uint64_t max = 0;
+    std::uint64_t clamped = 0;
+  };
+  Stats stats() const { return {count_, sum_, sum_sq_, min_, max_, clamped_}; }
+
+  // merge() of a histogram known by its stats() and its non-empty buckets as
+  // (bucket index, count) pairs: the same result as merging the histogram.
+  void merge(const Stats& s, const std::vector<std::pair<std::uint32_t, std::uint64_t>>& buckets);
 
   // Back to empty (keeps the memory).
   void reset();

@@ -31,6 +31,18 @@ bool parse_address(const std::string& host, std::uint16_t port, SockAddr* out, s
 // Parses "HOST:PORT" or "[V6]:PORT".
 bool parse_host_port(const std::string& text, SockAddr* out, std::string* err);
 
+// Splits "HOST:PORT" or "[V6]:PORT" into the host text and a port in
+// 1..65535. HOST may be a name. Returns false and sets *err on failure.
+bool split_host_port(const std::string& text, std::string* host, std::uint16_t* port,
+                     std::string* err);
+
+// Resolves "HOST:PORT" (numeric IPv4, [IPv6] or a host name) to one address:
+// a numeric host as parse_host_port() does, a name with getaddrinfo() (TCP,
+// IPv4 or IPv6, the first address it returns). Blocking (DNS): call it once,
+// at start. Returns false and sets *err ("cannot resolve 'x': Name or service
+// not known") on failure. For clients; servers bind numeric addresses only.
+bool resolve_host_port(const std::string& text, SockAddr* out, std::string* err);
+
 // True when the address is loopback (127.0.0.0/8 or ::1): the default, and
 // what the load generator spreads source addresses over.
 bool is_loopback(const SockAddr& addr);
