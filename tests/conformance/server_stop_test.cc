@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,9 +54,76 @@ class TempDir {
   std::string path_;
 };
 
+// Threads of `pid` currently inside system call `nr` (from /proc/.../syscall).
+int threads_in_syscall(pid_t pid, long nr) {
+  int n = 0;
+  std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(task_dir.c_str());
+  if (d == nullptr) return 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f(task_dir + "/" + e->d_name + "/syscall");
+    long got = -1;
+    if (f >> got && got == nr) ++n;
+  }
+  ::closedir(d);
+  return n;
+}
+
 nlohmann::json read_stats(const std::string& path) {
   std::ifstream f(path);
   return nlohmann::json::parse(f, nullptr, false);
+}
+
+// main.cc gives a strategy 800 ms after SIGTERM and then writes the stats
+// itself; a strategy returning later must not write them a second time.
+// Made deterministic with a FIFO in place of the stats file's temporary: a
+// writer blocks in open() until the test opens the FIFO for reading, so
+// every writer that ever starts is seen, at the same time, in openat().
+TEST(ServerStop, SlowStopWritesTheStatsOnce) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string stats = dir.path() + "/stats.json";
+  const std::string tmp = stats + ".tmp";
+  ASSERT_EQ(::mkfifo(tmp.c_str(), 0600), 0);
+  // Four lines in one write: one read, one on_lines(4), one 1.2 s sleep.
+  Server server("epoll", {"--stats", stats, "--delay-us", "300000"});
+  ASSERT_TRUE(server.ok()) << server.process().stderr_text();
+  int fd = connect_loopback(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(write_all(fd, "a\nb\nc\nd\n", 8));
+  std::this_thread::sleep_for(200ms);  // the server is in its delay now
+  server.process().signal(SIGTERM);
+  // 800 ms: the stop timer gives up and writes; ~1 s: the strategy returns.
+  std::this_thread::sleep_for(1500ms);
+  const int writers = threads_in_syscall(server.process().pid(), SYS_openat);
+
+  int rd = ::open(tmp.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(rd, 0);
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{rd, POLLIN, 0};
+    ::poll(&p, 1, 50);
+    char buf[4096];
+    ssize_t r = ::read(rd, buf, sizeof buf);
+    if (r > 0) {
+      got.append(buf, static_cast<std::size_t>(r));
+    } else if (!server.process().running()) {
+      break;  // every writer is gone and the pipe is drained
+    }
+  }
+  ::close(rd);
+  ::close(fd);
+  EXPECT_EQ(writers, 1) << "threads writing the stats at once";
+  std::size_t docs = 0;
+  for (auto pos = got.find("\"schema_version\""); pos != std::string::npos;
+       pos = got.find("\"schema_version\"", pos + 1)) {
+    ++docs;
+  }
+  EXPECT_EQ(docs, 1u) << got;
+  auto j = nlohmann::json::parse(got, nullptr, false);
+  EXPECT_TRUE(j.is_object()) << "not one JSON document: " << got;
 }
 
 // thread: a connection's thread closes its fd before it leaves the live set;
