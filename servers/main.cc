@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -77,7 +78,16 @@ void write_stats(const Options& opt, const SharedCounters& totals, int threads) 
   std::rename(tmp.c_str(), opt.stats_path.c_str());
 }
 
+// Called by the main thread when the strategy returns, or by the stop thread
+// when it does not within 800 ms; only the first caller writes the stats and
+// exits, a second one waits for that _exit. (The stop thread also calls this
+// holding g_done_mu, which keeps the main thread from reaching it; the flag
+// makes "exactly once" hold without relying on that.)
 [[noreturn]] void finish(const Options& opt, const SharedCounters& totals, int threads, int rc) {
+  static std::atomic<bool> finishing{false};
+  if (finishing.exchange(true)) {
+    for (;;) ::pause();
+  }
   write_stats(opt, totals, threads);
   std::fflush(stdout);
   std::fflush(stderr);

@@ -34,19 +34,25 @@ namespace {
 
 constexpr std::size_t kStackSize = 256 * 1024;
 
-// The connections being served. Only the accept thread creates descriptors
-// (and it is the one shutting them down on stop), so an fd still listed just
-// after its thread closed it cannot have been reused by then.
-struct Live {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::unordered_set<int> fds;
-};
+struct Live;
 
 struct Job {
   int fd;
   const Context* ctx;
   std::shared_ptr<Live> live;  // threads may outlive run() by a few ms
+};
+
+// The connections being served, by identity (their Job), not by fd number:
+// a thread closes its fd before it leaves the set, and the acceptor may be
+// handed that fd number for a new connection meanwhile; erasing by number
+// would then drop the new connection, which SIGTERM would never shut down.
+// Only the accept thread creates descriptors and it stops accepting before it
+// shuts the listed ones down, so a listed fd whose thread has just closed it
+// cannot have been reused by then.
+struct Live {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_set<const Job*> jobs;
 };
 
 void* serve_thread(void* arg) {
@@ -56,7 +62,7 @@ void* serve_thread(void* arg) {
   job->ctx->totals.add(c);
   {
     std::lock_guard<std::mutex> lock(job->live->mu);
-    job->live->fds.erase(job->fd);
+    job->live->jobs.erase(job.get());
   }
   job->live->cv.notify_all();
   return nullptr;
@@ -75,18 +81,18 @@ int run(Context& ctx) {
   for (;;) {
     int fd = acceptor.accept_blocking(ctx.listen_fd, c, ctx);
     if (fd < 0) break;  // stopping
+    auto* job = new Job{fd, &ctx, live};
     {
       std::lock_guard<std::mutex> lock(live->mu);
-      live->fds.insert(fd);
+      live->jobs.insert(job);
     }
-    auto* job = new Job{fd, &ctx, live};
     pthread_t tid;
     if (int err = pthread_create(&tid, &attr, serve_thread, job); err != 0) {
-      delete job;
       {
         std::lock_guard<std::mutex> lock(live->mu);
-        live->fds.erase(fd);
+        live->jobs.erase(job);
       }
+      delete job;
       ++c.errors_accept;
       close_fd(fd);
       ++c.closed;
@@ -95,8 +101,8 @@ int run(Context& ctx) {
 
   {
     std::unique_lock<std::mutex> lock(live->mu);
-    for (int fd : live->fds) ::shutdown(fd, SHUT_RDWR);
-    live->cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return live->fds.empty(); });
+    for (const Job* job : live->jobs) ::shutdown(job->fd, SHUT_RDWR);
+    live->cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return live->jobs.empty(); });
   }
   pthread_attr_destroy(&attr);
   ctx.totals.add(c);

@@ -68,13 +68,20 @@ double Histogram::stdev() const {
 }
 
 std::uint64_t Histogram::percentile(double p) const {
+  if (!(p > 0)) return percentile_ppm(0);  // NaN too
+  if (p >= 100) return percentile_ppm(kPpm);
+  return percentile_ppm(static_cast<std::uint64_t>(std::llround(p * 10'000.0)));
+}
+
+std::uint64_t Histogram::percentile_ppm(std::uint64_t ppm) const {
   if (count_ == 0) return 0;
-  if (p < 0) p = 0;
-  if (p > 100) p = 100;
-  // Rank of the wanted value, 1-based: ceil(p% of count), at least 1.
-  auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+  if (ppm > kPpm) ppm = kPpm;
+  // Rank of the wanted value, 1-based, in integers: a double product such as
+  // 99.9 / 100.0 * 1000 = 999.0000000000001 would round the rank up past an
+  // exact boundary. ppm * count needs up to 84 bits.
+  const unsigned __int128 scaled = static_cast<unsigned __int128>(ppm) * count_;
+  auto rank = static_cast<std::uint64_t>((scaled + kPpm - 1) / kPpm);
   if (rank < 1) rank = 1;
-  if (rank > count_) rank = count_;
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBucketCount; ++i) {
     seen += counts_[i];

@@ -11,14 +11,33 @@
 namespace muxbench {
 namespace {
 
-// The exact percentile with the same definition as Histogram::percentile():
-// the smallest value with at least p% of the sample at or below it.
-std::uint64_t exact_percentile(std::vector<std::uint64_t> sorted, double p) {
+// The oracle, independent of Histogram's rank arithmetic: the smallest value v
+// of the sample such that at least p of the values are <= v, where p is given
+// exactly in parts per million (p = ppm / 10^6), and "at least" is decided by
+// comparing integers: #{x <= v} * 10^6 >= ppm * n. For ppm == 0 that is the
+// minimum (the smallest value has at least 0% at or below it).
+std::uint64_t exact_percentile_ppm(std::vector<std::uint64_t> sorted, std::uint64_t ppm) {
   std::sort(sorted.begin(), sorted.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1];
+  const unsigned __int128 want = static_cast<unsigned __int128>(ppm) * sorted.size();
+  for (auto it = sorted.begin(); it != sorted.end();) {
+    auto last = std::upper_bound(it, sorted.end(), *it);  // every copy of *it
+    const auto at_or_below = static_cast<std::uint64_t>(last - sorted.begin());
+    if (static_cast<unsigned __int128>(at_or_below) * 1'000'000 >= want) return *it;
+    it = last;
+  }
+  return sorted.back();
 }
+
+// The percentiles the load generator reports, as the doubles it passes and
+// the exact parts per million they stand for.
+struct P {
+  double percent;
+  std::uint64_t ppm;
+};
+constexpr P kPercentiles[] = {{0.0, 0},          {1.0, 10'000},     {25.0, 250'000},
+                              {50.0, 500'000},   {90.0, 900'000},   {99.0, 990'000},
+                              {99.9, 999'000},   {99.99, 999'900}, {99.999, 999'990},
+                              {100.0, 1'000'000}};
 
 void expect_within_relative_error(std::uint64_t got, std::uint64_t want, const char* what) {
   const double err = std::fabs(static_cast<double>(got) - static_cast<double>(want)) /
@@ -31,12 +50,13 @@ void check_sample(const std::vector<std::uint64_t>& values) {
   Histogram h;
   for (auto v : values) h.record(v);
   ASSERT_EQ(h.count(), values.size());
-  for (double p : {0.0, 1.0, 25.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
-    const auto want = exact_percentile(values, p);
-    const auto got = h.percentile(p);
-    expect_within_relative_error(got, want, ("p" + std::to_string(p)).c_str());
+  for (const P& p : kPercentiles) {
+    const auto want = exact_percentile_ppm(values, p.ppm);
+    const auto got = h.percentile(p.percent);
+    expect_within_relative_error(got, want, ("p" + std::to_string(p.percent)).c_str());
     // Reported as the top of the bucket: never below the exact value.
-    EXPECT_GE(got, want) << "p" << p;
+    EXPECT_GE(got, want) << "p" << p.percent;
+    EXPECT_EQ(h.percentile_ppm(p.ppm), got) << "p" << p.percent;
   }
   EXPECT_EQ(h.min(), *std::min_element(values.begin(), values.end()));
   EXPECT_EQ(h.max(), *std::max_element(values.begin(), values.end()));
@@ -141,6 +161,63 @@ TEST(Histogram, LogNormalTailAcrossManyDecades) {
                                         std::uint64_t{100} * 1000 * 1000 * 1000));
   }
   check_sample(v);
+}
+
+// Percentile ranks are decided in integers: with 999 values of 1 us and one
+// of 1 s, 99.9% of 1,000 is exactly 999 values, so p99.9 is 1 us. (Computed
+// as ceil(99.9 / 100.0 * 1000) in doubles the rank came out as 1,000: 1 s.)
+TEST(Histogram, NinetyNinePointNineOfAThousandIsExact) {
+  std::vector<std::uint64_t> v(999, 1000);
+  v.push_back(1'000'000'000);
+  Histogram h;
+  for (auto x : v) h.record(x);
+  EXPECT_EQ(exact_percentile_ppm(v, 999'000), 1000u);
+  const std::uint64_t top_of_1000 = Histogram::bucket_highest(Histogram::bucket_index(1000));
+  EXPECT_EQ(h.percentile(99.9), top_of_1000);
+  EXPECT_EQ(h.percentile_ppm(999'000), top_of_1000);
+  EXPECT_EQ(h.percentile(99.91), 1'000'000'000u);  // 999.1 values: the 1,000th
+  EXPECT_EQ(h.percentile_ppm(999'001), 1'000'000'000u);
+  check_sample(v);
+}
+
+// Every count from 1 to 3,000 at the usual percentiles, at the exact rank
+// boundary: a sample of k values 1 and n - k values 2 has percentile 1 when
+// k of n is at least p (k * 10^6 >= ppm * n, the definition), 2 otherwise;
+// k sweeps the neighbourhood of p * n, so a rank off by one either way shows.
+TEST(Histogram, RanksAreExactForEveryCountAtTheUsualPercentiles) {
+  for (std::uint64_t n = 1; n <= 3000; ++n) {
+    for (const P& p : kPercentiles) {
+      const std::uint64_t mid = p.ppm * n / 1'000'000;
+      for (std::uint64_t k = mid > 2 ? mid - 2 : 0; k <= std::min(n, mid + 2); ++k) {
+        Histogram h;
+        h.record(1, k);
+        h.record(2, n - k);
+        const std::uint64_t want = (k > 0 && k * 1'000'000 >= p.ppm * n) ? 1 : 2;
+        ASSERT_EQ(h.percentile(p.percent), want) << "count " << n << ", " << k << " ones, p" << p.percent;
+      }
+    }
+  }
+  // And the oracle agrees with that reading on one such sample.
+  std::vector<std::uint64_t> v(999, 1);
+  v.push_back(2);
+  EXPECT_EQ(exact_percentile_ppm(v, 999'000), 1u);
+  EXPECT_EQ(exact_percentile_ppm(v, 999'001), 2u);
+}
+
+// p is taken in parts per million: percentile(p) is percentile_ppm of p *
+// 10^4 rounded to the nearest integer, clamped to [0, 100].
+TEST(Histogram, PercentArgumentIsRoundedToPartsPerMillion) {
+  Histogram h;
+  for (std::uint64_t x = 1; x <= 200; ++x) h.record(x);
+  EXPECT_EQ(h.percentile(50.00004), h.percentile_ppm(500'000));
+  EXPECT_EQ(h.percentile(50.00006), h.percentile_ppm(500'001));
+  EXPECT_EQ(h.percentile(-3), h.percentile_ppm(0));
+  EXPECT_EQ(h.percentile(250), h.percentile_ppm(1'000'000));
+  EXPECT_EQ(h.percentile_ppm(5'000'000), 200u);  // clamped too
+  EXPECT_EQ(h.percentile_ppm(0), 1u);
+  EXPECT_EQ(h.percentile_ppm(1), 1u);
+  EXPECT_EQ(h.percentile_ppm(5'000), 1u);   // 0.5% of 200 = 1 value
+  EXPECT_EQ(h.percentile_ppm(5'001), 2u);
 }
 
 TEST(Histogram, BimodalKeepsBothModes) {

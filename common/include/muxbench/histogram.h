@@ -43,6 +43,8 @@ class Histogram {
       static_cast<std::size_t>(kHighestBits - kSubBucketBits + 1) * kSubBuckets;  // 4352
   // Upper bound on |reported - recorded| / recorded for any recorded value.
   static constexpr double kRelativeError = 1.0 / static_cast<double>(kSubBuckets);
+  // Percentiles are given in parts per million (see percentile_ppm).
+  static constexpr std::uint64_t kPpm = 1'000'000;
 
   Histogram() : counts_(kBucketCount, 0) {}
 
@@ -98,9 +100,16 @@ class Histogram {
   double stdev() const;   // population standard deviation; 0 when empty
   std::uint64_t clamped() const { return clamped_; }
 
-  // The smallest recorded value v such that at least p percent of the
-  // recorded values are <= v, reported as the highest value of v's bucket
-  // (never above max(), never below min()). p in [0, 100]; 0 when empty.
+  // The smallest recorded value v such that at least a fraction ppm / 10^6
+  // of the recorded values are <= v (nearest rank: rank = ceil(ppm * count /
+  // 10^6), at least 1, computed in integers), reported as the highest value
+  // of v's bucket (never above max(), never below min()). ppm in [0, 10^6],
+  // larger is taken as 10^6; 0 when empty.
+  std::uint64_t percentile_ppm(std::uint64_t ppm) const;
+
+  // The same with p in percent, taken to a millionth: p * 10^4 rounded to the
+  // nearest integer is the ppm (99.9 -> 999,000 exactly, so p99.9 of 1,000
+  // values is the 999th). p is clamped to [0, 100]; NaN counts as 0.
   std::uint64_t percentile(double p) const;
 
   // Bucket geometry.
