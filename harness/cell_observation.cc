@@ -216,9 +216,14 @@ std::optional<std::string> report_failure(const json& j, const json& stats) {
   return std::nullopt;
 }
 
+// The last line that says something (mpirun frames its messages in dashes).
 std::string last_line(const std::string& text) {
-  auto nl = text.find_last_of('\n');
-  return nl == std::string::npos ? text : text.substr(nl + 1);
+  std::istringstream in(text);
+  std::string last;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find_first_not_of("- \t\r") != std::string::npos) last = line;
+  }
+  return last;
 }
 
 }  // namespace

@@ -560,6 +560,24 @@ json load_for_compare(const std::string& path) {
   return doc;
 }
 
+// Where a run's traffic went: the kind of network, each host with its role,
+// and each interface's MTU and queueing discipline (netem shows there). A run
+// recorded before host files existed was on loopback.
+json network_summary(const json& env) {
+  const json net = env.is_object() && env.contains("network") && env["network"].is_object()
+                       ? env["network"] : json{{"kind", "loopback"}};
+  json path = json::array();
+  if (net.contains("path") && net["path"].is_array()) {
+    for (const auto& p : net["path"]) {
+      const json itf = p.value("interface", json::object());
+      path.push_back({{"host", p.value("host", json())}, {"role", p.value("role", json())},
+                      {"loopback", itf.value("loopback", json())}, {"mtu", itf.value("mtu", json())},
+                      {"qdisc", itf.value("qdisc", json())}});
+    }
+  }
+  return {{"kind", net.value("kind", json())}, {"netem", net.value("netem", json())}, {"path", path}};
+}
+
 std::vector<EnvDifference> environment_differences(const json& base_doc, const json& new_doc) {
   std::vector<EnvDifference> out;
   const json& a = base_doc["environment"];
@@ -575,6 +593,12 @@ std::vector<EnvDifference> environment_differences(const json& base_doc, const j
     out.push_back({"kernel", ka, kb, true});
   } else if (get(a, "kernel") != get(b, "kernel")) {
     out.push_back({"kernel", get(a, "kernel"), get(b, "kernel"), false});
+  }
+  json na = network_summary(a), nb = network_summary(b);
+  if (na["kind"] != nb["kind"] || na["netem"] != nb["netem"]) {
+    out.push_back({"network", json({na["kind"], na["netem"]}), json({nb["kind"], nb["netem"]}), true});
+  } else if (!na["path"].empty() && !nb["path"].empty() && na["path"] != nb["path"]) {
+    out.push_back({"network.path", na["path"], nb["path"], true});
   }
   // Placement is a suite setting (every cell records it too).
   for (const char* k : {"server_cpus", "loadgen_cpus"}) {

@@ -533,6 +533,14 @@ std::vector<CellPlan> plan_cells(const Suite& s, const std::vector<StrategyInfo>
                             " connections need more file descriptors than the hard limit allows (" +
                             std::to_string(nofile_hard) + ", ulimit -Hn)";
           }
+          // Every load-generator rank needs a connection of its own (an active
+          // one for an open-loop rate, which is split over the ranks).
+          const int need = c.params.rate_per_s ? c.active : n;
+          if (!c.skip_reason && need < s.loadgen_ranks) {
+            c.skip_reason = std::to_string(need) + (c.params.rate_per_s ? " active" : "") +
+                            " connections cannot be split over " + std::to_string(s.loadgen_ranks) +
+                            " load-generator ranks (each needs one)";
+          }
           for (const auto& r : s.skip) {
             if (c.skip_reason) break;
             if (!r.strategies.empty() && !contains(r.strategies, strategy)) continue;
