@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "catalog.h"
@@ -281,6 +283,24 @@ TEST(HarnessCli, RefusesDebugAndSanitizerBuildsUnlessAsked) {
     EXPECT_EQ(r.exit_code(), 0) << r.err;
     EXPECT_EQ(r.err.find("refusing"), std::string::npos);
   }
+}
+
+// A bad host file stops `run` before anything runs: one line naming the file
+// and the field, exit 2.
+TEST(HostFileCli, BadHostFileIsOneLineAndExitTwo) {
+  TempDir dir;
+  const std::string path = dir.path() + "/hosts.json";
+  std::ofstream(path) << R"J({"launcher": {"mpirun": ["mpirun"]},
+    "hosts": [{"name": "a", "address": "192.0.2.11", "role": "server"},
+              {"name": "b", "address": "192.0.2.12", "role": "loadgen", "slots": "many"}]})J";
+  RunResult r = run_muxbench({"run", "--suite", "smoke", "--hosts", path, "--out", dir.path() + "/r.json"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_EQ(r.err, "muxbench: " + path +
+                       ": hosts[1].slots: 'many' is not an integer; allowed: an integer from 1 to 4096\n");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/r.json"));
+  RunResult missing = run_muxbench({"run", "--hosts", dir.path() + "/nope.json"});
+  EXPECT_EQ(missing.exit_code(), 2);
+  EXPECT_NE(missing.err.find("nope.json: cannot read the hosts file"), std::string::npos) << missing.err;
 }
 
 }  // namespace
