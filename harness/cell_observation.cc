@@ -236,7 +236,15 @@ std::optional<std::string> cell_failure(const ServerObservation& server,
   if (loadgen.timed_out) {
     std::ostringstream ss;
     ss << "timed out: the load generator was still running " << std::round(loadgen.timeout_s)
-       << " s after it started (killed); the server hung or is far too slow";
+       << " s after it started (killed); ";
+    // Which side stalled: a server that accepted nothing never saw the load
+    // generator (a launch that hung), one that did hung or is far too slow.
+    auto accepted = num(server.done, {"stats", "counters", "accepted"});
+    if (accepted && *accepted == 0) {
+      ss << "the server accepted no connection: the load generator never reached it";
+    } else {
+      ss << "the server hung or is far too slow";
+    }
     return ss.str();
   }
   if (!loadgen.report) {
