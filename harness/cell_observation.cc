@@ -33,7 +33,8 @@ json empty_metrics() {
   json m;
   for (const char* k :
        {"requests_per_s", "bytes_per_s", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns",
-        "mean_ns", "errors_total", "mismatches", "client_saturated", "server_cpu_user_s",
+        "mean_ns", "errors_total", "mismatches", "client_saturated", "server_busy_fraction",
+        "client_busy_fraction", "bound", "server_cpu_user_s",
         "server_cpu_sys_s", "server_cpu_us_per_request", "server_rss_peak_bytes",
         "server_memory_per_connection_bytes", "server_processes_max", "server_threads_max",
         "server_ctx_switches", "server_rss_idle_bytes", "server_cpu_total_s",
@@ -118,6 +119,25 @@ json cell_metrics(const CellPlan& plan, const ServerObservation& server,
   }
   memory_metrics(plan, server, loadgen.start_s, loadgen.end_s + 1, m);
 
+  // Which side limited it: the server's busiest thread over the window (the
+  // mean of the samples' per-interval figures inside it) against the load
+  // generator's own figure.
+  double busy_sum = 0;
+  int busy_n = 0;
+  for (const auto& x : server.samples) {
+    if (x.t_s > w0 && x.t_s <= w1 + 0.05 && x.busy_max >= 0) {
+      busy_sum += x.busy_max;
+      ++busy_n;
+    }
+  }
+  std::optional<double> server_busy;
+  if (busy_n > 0) server_busy = busy_sum / busy_n;
+  const std::optional<double> client_busy = num(j, {"client", "busy_fraction"});
+  m["server_busy_fraction"] = busy_n > 0 ? json(busy_sum / busy_n) : json(nullptr);
+  m["client_busy_fraction"] = opt(client_busy);
+  auto bound = bound_side(server_busy, client_busy);
+  m["bound"] = bound ? json(*bound) : json(nullptr);
+
   // wait4() on the agent's host: exact, for the server, all its threads and
   // the children it reaped, plus the orphans the agent reaped as subreaper.
   m["server_ctx_switches"] = opt_int(num(server.done, {"ctx_switches"}));
@@ -157,6 +177,13 @@ json cell_metrics(const CellPlan& plan, const ServerObservation& server,
                   {"cpu_per_request_basis", per_request_basis},
                   {"server_startup_cpu_s", startup_cpu_s}};
   return m;
+}
+
+std::optional<std::string> bound_side(std::optional<double> server_busy,
+                                      std::optional<double> client_busy) {
+  if (!server_busy || !client_busy) return std::nullopt;
+  const bool s = *server_busy >= kBoundBusyFraction, c = *client_busy >= kBoundBusyFraction;
+  return s && c ? "both" : s ? "server-bound" : c ? "client-bound" : "neither";
 }
 
 namespace {
@@ -277,7 +304,9 @@ json sample_to_json(const GroupSample& s) {
           {"rss_bytes", s.rss_bytes},
           {"processes", s.processes},
           {"threads", s.threads},
-          {"mem_available_bytes", s.mem_available_bytes}};
+          {"mem_available_bytes", s.mem_available_bytes},
+          {"busy_max", s.busy_max >= 0 ? json(s.busy_max) : json(nullptr)},
+          {"busy_total", s.busy_total >= 0 ? json(s.busy_total) : json(nullptr)}};
 }
 
 GroupSample sample_from_json(const json& j) {
@@ -289,6 +318,8 @@ GroupSample sample_from_json(const json& j) {
   s.processes = static_cast<int>(num(j, {"processes"}).value_or(0));
   s.threads = static_cast<int>(num(j, {"threads"}).value_or(0));
   s.mem_available_bytes = static_cast<std::uint64_t>(num(j, {"mem_available_bytes"}).value_or(0));
+  s.busy_max = num(j, {"busy_max"}).value_or(-1);
+  s.busy_total = num(j, {"busy_total"}).value_or(-1);
   return s;
 }
 

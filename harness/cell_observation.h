@@ -43,6 +43,16 @@ json empty_metrics();
 json cell_metrics(const CellPlan& plan, const ServerObservation& server,
                   const LoadgenObservation& loadgen, json* measurement);
 
+// Which side limited a cell. A side is busy when its busiest thread was
+// busy (CPU time + run-queue wait, over wall time) at least
+// kBoundBusyFraction of the measurement; the load generator's own
+// saturation threshold is the same. server-bound: only the server busy;
+// client-bound: only the load generator; both; neither (the network, a
+// rate, or think time set the pace). nullopt: a side is unknown.
+inline constexpr double kBoundBusyFraction = 0.9;
+std::optional<std::string> bound_side(std::optional<double> server_busy,
+                                      std::optional<double> client_busy);
+
 // Why the cell failed, the most specific reason first; nullopt: it is ok.
 std::optional<std::string> cell_failure(const ServerObservation& server,
                                         const LoadgenObservation& loadgen);

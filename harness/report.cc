@@ -46,6 +46,22 @@ std::string pad(const std::string& s, std::size_t w, bool right) {
   return right ? fill + s : s + fill;
 }
 
+// Which side limited the cells of a table entry: S server-bound, C
+// client-bound, SC both, "-" neither; several letters when the repetitions
+// disagree ("S/C"); "" when unknown.
+std::string bound_marker(const std::vector<const json*>& ok) {
+  std::set<std::string> seen;
+  for (const json* c : ok) {
+    const json& m = (*c)["metrics"];
+    if (!m.contains("bound") || !m["bound"].is_string()) continue;
+    const std::string b = m["bound"].get<std::string>();
+    seen.insert(b == "server-bound" ? "S" : b == "client-bound" ? "C" : b == "both" ? "SC" : "-");
+  }
+  std::string out;
+  for (const auto& x : seen) out += (out.empty() ? "" : "/") + x;
+  return out.empty() ? "" : " " + out;
+}
+
 std::string metric_text(const std::vector<const json*>& ok, TableMetric what) {
   auto med = [&](const char* key) {
     std::vector<double> v;
@@ -164,6 +180,8 @@ std::string headline(const json& cell) {
   if (auto r = metric(cell, "requests_per_s")) s += format_rate(*r) + " req/s";
   if (auto p = metric(cell, "p99_ns")) s += ", p99 " + format_ns(*p);
   if (auto c = metric(cell, "server_cpu_us_per_request")) s += ", " + fmt("%.1f", *c) + " µs CPU/req";
+  const json& m = cell.contains("metrics") && cell["metrics"].is_object() ? cell["metrics"] : json::object();
+  if (m.contains("bound") && m["bound"].is_string()) s += ", " + m["bound"].get<std::string>();
   return s.empty() ? "ok" : s;
 }
 
@@ -218,7 +236,8 @@ std::string summary_tables(const json& doc, TableMetric what) {
           if (st == "skipped") ++skipped;
         }
         if (!ok.empty()) {
-          row.push_back(metric_text(ok, what) + (failed ? " (" + std::to_string(failed) + " FAILED)" : ""));
+          row.push_back(metric_text(ok, what) + bound_marker(ok) +
+                        (failed ? " (" + std::to_string(failed) + " FAILED)" : ""));
         } else if (failed) {
           row.push_back("FAILED");
         } else {
@@ -238,6 +257,25 @@ std::string summary_tables(const json& doc, TableMetric what) {
         if (i + 1 < row.size()) line += " ";
       }
       out << line << "\n";
+    }
+  }
+  // Which side limited the ok cells (docs/results.md, "Which side limited a cell").
+  std::map<std::string, int> bound;
+  for (const auto& c : cells) {
+    if (c.value("status", "") != "ok" || !c.contains("metrics") || !c["metrics"].is_object()) continue;
+    const json& b = c["metrics"].value("bound", json());
+    ++bound[b.is_string() ? b.get<std::string>() : "unknown"];
+  }
+  if (!bound.empty()) {
+    out << "\nwhich side limited the ok cells (S server-bound, C client-bound, SC both, - neither):";
+    for (const char* k : {"server-bound", "client-bound", "both", "neither", "unknown"}) {
+      if (bound.count(k)) out << " " << k << " " << bound[k] << ";";
+    }
+    out << "\n";
+    if (bound.count("client-bound") || bound.count("both")) {
+      out << "  client-bound cells measure the load generator's limit: read the server's CPU per\n"
+             "  request there (muxbench show --metric cpu); to make the server the bound side, give\n"
+             "  the load generator more CPUs or hosts (--hosts, --loadgen-ranks; docs/distributed.md)\n";
     }
   }
   // The reasons: every failure, and each distinct skip reason once.

@@ -46,6 +46,7 @@ struct RunOpts {
   std::string bin_dir;
   std::string hosts;   // a host file: the server and load generators on other hosts
   int loadgen_ranks = -1;
+  bool unpinned = false;
   bool dry_run = false;
 };
 
@@ -53,7 +54,7 @@ bool has_overrides(const RunOpts& o) {
   return !o.suite.empty() || !o.strategies.empty() || !o.workloads.empty() ||
          !o.connections.empty() || o.repeat != -1 || o.duration != -1 || o.warmup != -1 ||
          !o.cpu_server.empty() || !o.cpu_loadgen.empty() || !o.server_args.empty() ||
-         o.loadgen_ranks != -1;
+         o.loadgen_ranks != -1 || o.unpinned;
 }
 
 json identity(json suite) {
@@ -83,6 +84,7 @@ void apply_overrides(Suite& s, const RunOpts& o, const std::vector<StrategyInfo>
   if (o.warmup != -1) override_warmup(s, o.warmup);
   if (o.loadgen_ranks != -1) override_loadgen_ranks(s, o.loadgen_ranks);
   override_placement(s, o.cpu_server, o.cpu_loadgen);
+  if (!o.unpinned && o.hosts.empty()) default_placement(s, ::sysconf(_SC_NPROCESSORS_ONLN));
   override_server_args(s, o.server_args);
 }
 
@@ -426,6 +428,9 @@ CommandMain setup_run(CLI::App& sub) {
   sub.add_flag("--allow-debug-build", o->allow_debug, "Record results even from a Debug or sanitizer build");
   sub.add_option("--cpu-server", o->cpu_server, "Pin the server to these CPUs, e.g. 0 or 0-1");
   sub.add_option("--cpu-loadgen", o->cpu_loadgen, "Pin the load generator to these CPUs, e.g. 1");
+  sub.add_flag("--unpinned", o->unpinned,
+               "Do not pin by default (on 2+ CPUs, a suite without a placement runs the server on "
+               "CPU 0 and the load generator on the others)");
   sub.add_option("--server-arg", o->server_args,
                  "An extra server flag for every strategy, e.g. --server-arg=--delay-us=200 "
                  "(repeatable; recorded in params.server_args)")

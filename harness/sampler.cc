@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <unordered_map>
 
 namespace muxbench::harness {
 namespace {
@@ -133,7 +134,34 @@ std::uint64_t process_runtime_ns(pid_t pid) {
   return total;
 }
 
-GroupSample sample_group(pid_t pgid) {
+std::vector<std::pair<long, std::uint64_t>> thread_busy_ns(const std::vector<int>& pids) {
+  std::vector<std::pair<long, std::uint64_t>> out;
+  char path[300];
+  for (int pid : pids) {
+    std::snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR* d = ::opendir(path);
+    if (d == nullptr) continue;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+      std::snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat", pid, e->d_name);
+      int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      char buf[128];
+      ssize_t n = ::read(fd, buf, sizeof buf - 1);
+      ::close(fd);
+      if (n <= 0) continue;
+      buf[n] = '\0';
+      char* end = nullptr;
+      std::uint64_t run = std::strtoull(buf, &end, 10);
+      std::uint64_t wait = std::strtoull(end, nullptr, 10);
+      out.emplace_back(std::atol(e->d_name), run + wait);
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+GroupSample sample_group(pid_t pgid, std::vector<int>* pids) {
   GroupSample g;
   DIR* d = ::opendir("/proc");
   if (d == nullptr) return g;
@@ -149,6 +177,7 @@ GroupSample sample_group(pid_t pgid) {
     if (st.state == 'Z' || st.state == 'X') continue;
     g.rss_bytes += static_cast<std::uint64_t>(std::max(0LL, st.rss_pages)) * kPage;
     g.processes += 1;
+    if (pids != nullptr) pids->push_back(std::atoi(e->d_name));
     g.threads += static_cast<int>(st.num_threads);
   }
   ::closedir(d);
@@ -172,14 +201,39 @@ void Sampler::loop() {
   auto next_pss = Clock::now();
   const auto pss_interval = std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(500));
   auto interval = std::chrono::duration_cast<Clock::duration>(interval_);
+  std::unordered_map<long, std::uint64_t> busy_before;  // tid -> ns at the last scan
+  double busy_before_t = -1;
+  std::vector<int> pids;
   for (;;) {
     auto t0 = Clock::now();
     double c0 = thread_cpu_s();
-    GroupSample g = sample_group(pgid_);
+    pids.clear();
+    GroupSample g = sample_group(pgid_, &pids);
+    std::vector<std::pair<long, std::uint64_t>> busy;
+    if (g.threads <= kBusyMaxThreads) busy = thread_busy_ns(pids);
     double scan_cpu = thread_cpu_s() - c0;
     auto t1 = Clock::now();
     g.t_s = std::chrono::duration<double>(t0 - epoch_).count() +
             std::chrono::duration<double>(t1 - t0).count() / 2;
+    if (g.threads <= kBusyMaxThreads) {
+      const double dt = g.t_s - busy_before_t;
+      if (busy_before_t >= 0 && dt > 0) {
+        g.busy_max = g.busy_total = 0;
+        for (const auto& [tid, ns] : busy) {
+          // A thread born since the last scan: all of its time is in the interval.
+          auto it = busy_before.find(tid);
+          double d = static_cast<double>(ns - (it != busy_before.end() ? std::min(it->second, ns) : 0)) / 1e9;
+          double f = std::min(1.0, d / dt);
+          g.busy_max = std::max(g.busy_max, f);
+          g.busy_total += f;
+        }
+      }
+      busy_before.clear();
+      for (const auto& [tid, ns] : busy) busy_before[tid] = ns;
+      busy_before_t = g.t_s;
+    } else {
+      busy_before_t = -1;
+    }
     double scan_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     {
       std::lock_guard<std::mutex> lock(mu_);

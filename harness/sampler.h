@@ -32,13 +32,28 @@ struct GroupSample {
   int processes = 0;         // live processes in the group
   int threads = 0;           // their threads
   std::uint64_t mem_available_bytes = 0;  // the machine's MemAvailable
+  // Since the previous sample, per thread of the group: (CPU time + time
+  // runnable but waiting for a CPU) / wall time, from
+  // /proc/PID/task/TID/schedstat, the way the load generator measures
+  // itself. busy_max: the busiest thread; busy_total: summed over threads
+  // (CPUs' worth). -1: unknown (first sample, or more than kBusyMaxThreads).
+  double busy_max = -1;
+  double busy_total = -1;
 };
+
+// Above this many threads the per-thread busy figures are not read (a scan
+// of 10,000 schedstat files every 100 ms would cost more than it tells).
+inline constexpr int kBusyMaxThreads = 4000;
 
 // The machine's MemAvailable (/proc/meminfo), in bytes.
 std::uint64_t mem_available_bytes();
 
-// One scan of process group `pgid`. `t_s` is left 0.
-GroupSample sample_group(pid_t pgid);
+// One scan of process group `pgid`. `t_s` is left 0; the live processes'
+// pids go to *pids when given.
+GroupSample sample_group(pid_t pgid, std::vector<int>* pids = nullptr);
+
+// CPU time + run-queue wait (ns) of every thread of these processes, by tid.
+std::vector<std::pair<long, std::uint64_t>> thread_busy_ns(const std::vector<int>& pids);
 
 // Proportional set size summed over the group (/proc/PID/smaps_rollup):
 // shared pages split between the processes sharing them, so forked children

@@ -471,6 +471,12 @@ void override_placement(Suite& s, const std::string& server_cpus, const std::str
   }
 }
 
+void default_placement(Suite& s, long cpus) {
+  if (cpus < 2 || !s.placement.server_cpus.empty() || !s.placement.loadgen_cpus.empty()) return;
+  s.placement.server_cpus = "0";
+  s.placement.loadgen_cpus = cpus == 2 ? "1" : "1-" + std::to_string(cpus - 1);
+}
+
 void override_server_args(Suite& s, const std::vector<std::string>& args) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     for (const char* reserved : {"--strategy", "--port", "--stats", "--bind"}) {

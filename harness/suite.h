@@ -98,6 +98,11 @@ void override_repeat(Suite& s, int repeat);
 void override_duration(Suite& s, double seconds);
 void override_warmup(Suite& s, double seconds);
 void override_loadgen_ranks(Suite& s, int ranks);
+
+// On a machine with at least 2 CPUs, a suite that pins nothing gets the
+// server on CPU 0 and the load generator on the others, so that the two never
+// compete for a CPU (docs/results.md). `--unpinned` skips this.
+void default_placement(Suite& s, long cpus);
 void override_placement(Suite& s, const std::string& server_cpus, const std::string& loadgen_cpus);
 // Appends `args` to every strategy's extra server flags, after the suite's
 // own (`--server-arg=--delay-us=200`), unless they already end that list (a

@@ -251,5 +251,43 @@ TEST(HarnessRun, PlacementPinsAndIsRecorded) {
   EXPECT_EQ(c["loadgen"]["config"]["cpus"], "1");
 }
 
+// Without a placement, on 2+ CPUs, the server gets CPU 0 and the load
+// generator the others, and the results say so.
+TEST(HarnessRun, DefaultPlacementPinsAndIsRecorded) {
+  if (::sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs 2 CPUs";
+  TempDir dir;
+  RunResult r = run_muxbench({"run", "--suite", "smoke", "--strategies", "epoll", "--workloads",
+                              "pingpong", "--connections", "1", "--duration", "0.2", "--warmup", "0",
+                              "--out", dir.file("r.json"), kAllow});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  json doc = read_json(dir.file("r.json"));
+  EXPECT_EQ(doc["suite"]["placement"]["server_cpus"], "0");
+  EXPECT_NE(doc["suite"]["placement"]["loadgen_cpus"], nullptr);
+  EXPECT_EQ(doc["cells"][0]["placement"]["server_cpus"], "0");
+  RunResult u = run_muxbench({"run", "--suite", "smoke", "--strategies", "epoll", "--workloads",
+                              "pingpong", "--connections", "1", "--duration", "0.2", "--warmup", "0",
+                              "--unpinned", "--out", dir.file("u.json"), kAllow});
+  ASSERT_EQ(u.exit_code(), 0) << u.err;
+  EXPECT_EQ(read_json(dir.file("u.json"))["suite"]["placement"]["server_cpus"], nullptr);
+}
+
+// Which side limited a cell: a server slowed by --delay-us (a spin below
+// 200 µs per line, 8 connections always waiting) is the bound side; a
+// server that spins by design (busypoll) is too; the load generator is not.
+TEST(HarnessRun, ASlowedServerIsServerBound) {
+  if (::sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs 2 CPUs";
+  TempDir dir;
+  RunResult r = run_muxbench({"run", "--suite", "smoke", "--strategies", "epoll", "--workloads",
+                              "pingpong", "--connections", "8", "--duration", "1", "--warmup", "0.3",
+                              "--server-arg=--delay-us=190", "--out", dir.file("r.json"), kAllow});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  const json c = read_json(dir.file("r.json"))["cells"][0];
+  ASSERT_EQ(c["status"], "ok") << c["reason"];
+  const json& m = c["metrics"];
+  EXPECT_TRUE(m["bound"] == "server-bound" || m["bound"] == "both") << m.dump();
+  EXPECT_GT(m["server_busy_fraction"].get<double>(), m["client_busy_fraction"].get<double>()) << m.dump();
+  EXPECT_NE(r.out.find("which side limited the ok cells"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace muxbench::test
