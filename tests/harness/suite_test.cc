@@ -231,7 +231,7 @@ TEST(HarnessCli, BadSuiteFileIsRejectedBeforeAnythingRuns) {
   r = run_muxbench({"run", "--suite", "nosuchsuite", "--allow-debug-build"});
   EXPECT_EQ(r.exit_code(), 2);
   EXPECT_NE(r.err.find("'nosuchsuite' is neither a built-in suite nor a readable file; allowed: c10k, "
-                       "default, smoke"),
+                       "default, distributed, network, smoke"),
             std::string::npos)
       << r.err;
 
