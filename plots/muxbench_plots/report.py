@@ -82,7 +82,20 @@ def _summary_cell(point, notes):
         if len(point.cells) > 1:
             bits.append(f' <span class="reps" title="median of {len(point.ok_cells)} ok '
                         f'repetitions">×{len(point.ok_cells)}</span>')
-        if point.any_flag("client_saturated"):
+        bounds = sorted({c.metrics.get("bound") for c in point.ok_cells
+                         if isinstance(c.metrics.get("bound"), str)})
+        if bounds:
+            titles = {"server-bound": "the server's busiest thread was busy at least 90% of the "
+                                      "measurement, the load generator's was not: the server's number",
+                      "client-bound": "the load generator was saturated, the server was not: the "
+                                      "server may be faster than this; read its CPU per request",
+                      "both": "both sides were busy at least 90% of the measurement",
+                      "neither": "neither side was busy 90% of the measurement: the network, "
+                                 "the rate or the round trip set the pace"}
+            cls_b = "warn" if any(b in ("client-bound", "both") for b in bounds) else "sub"
+            bits.append(f'<br><span class="{cls_b} bound" title="{_e(titles.get(bounds[0], ""))}">'
+                        f'{_e("/".join(bounds))}</span>')
+        elif point.any_flag("client_saturated"):
             bits.append('<br><span class="warn" title="the load generator was saturated: the '
                         'server may be faster than this">client-bound</span>')
         errs = [c.metric("errors_total") for c in point.ok_cells]
