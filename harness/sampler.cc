@@ -112,15 +112,19 @@ std::optional<std::uint64_t> group_pss_bytes(pid_t pgid, int max_processes) {
   return total;
 }
 
-std::uint64_t process_runtime_ns(pid_t pid) {
+namespace {
+
+// Calls f(tid, run_ns, wait_ns) for every thread of `pid`, from
+// /proc/PID/task/TID/schedstat (time on a CPU, time runnable but waiting).
+template <typename F>
+void for_each_thread_schedstat(int pid, F f) {
   char path[300];
-  std::snprintf(path, sizeof path, "/proc/%d/task", static_cast<int>(pid));
+  std::snprintf(path, sizeof path, "/proc/%d/task", pid);
   DIR* d = ::opendir(path);
-  if (d == nullptr) return 0;
-  std::uint64_t total = 0;
+  if (d == nullptr) return;
   while (dirent* e = ::readdir(d)) {
     if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-    std::snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat", static_cast<int>(pid), e->d_name);
+    std::snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat", pid, e->d_name);
     int fd = ::open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     char buf[128];
@@ -128,35 +132,29 @@ std::uint64_t process_runtime_ns(pid_t pid) {
     ::close(fd);
     if (n <= 0) continue;
     buf[n] = '\0';
-    total += std::strtoull(buf, nullptr, 10);
+    char* end = nullptr;
+    std::uint64_t run = std::strtoull(buf, &end, 10);
+    std::uint64_t wait = std::strtoull(end, nullptr, 10);
+    f(std::atol(e->d_name), run, wait);
   }
   ::closedir(d);
+}
+
+}  // namespace
+
+std::uint64_t process_runtime_ns(pid_t pid) {
+  std::uint64_t total = 0;
+  for_each_thread_schedstat(static_cast<int>(pid),
+                            [&](long, std::uint64_t run, std::uint64_t) { total += run; });
   return total;
 }
 
 std::vector<std::pair<long, std::uint64_t>> thread_busy_ns(const std::vector<int>& pids) {
   std::vector<std::pair<long, std::uint64_t>> out;
-  char path[300];
   for (int pid : pids) {
-    std::snprintf(path, sizeof path, "/proc/%d/task", pid);
-    DIR* d = ::opendir(path);
-    if (d == nullptr) continue;
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-      std::snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat", pid, e->d_name);
-      int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      char buf[128];
-      ssize_t n = ::read(fd, buf, sizeof buf - 1);
-      ::close(fd);
-      if (n <= 0) continue;
-      buf[n] = '\0';
-      char* end = nullptr;
-      std::uint64_t run = std::strtoull(buf, &end, 10);
-      std::uint64_t wait = std::strtoull(end, nullptr, 10);
-      out.emplace_back(std::atol(e->d_name), run + wait);
-    }
-    ::closedir(d);
+    for_each_thread_schedstat(pid, [&](long tid, std::uint64_t run, std::uint64_t wait) {
+      out.emplace_back(tid, run + wait);
+    });
   }
   return out;
 }

@@ -55,32 +55,8 @@ bool parse_address(const std::string& host, std::uint16_t port, SockAddr* out, s
 
 bool parse_host_port(const std::string& text, SockAddr* out, std::string* err) {
   std::string host;
-  std::string port_text;
-  if (!text.empty() && text[0] == '[') {
-    auto close = text.find("]:");
-    if (close == std::string::npos) {
-      if (err) *err = "'" + text + "' is not [IPv6]:PORT";
-      return false;
-    }
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string::npos) {
-      if (err) *err = "'" + text + "' is not HOST:PORT";
-      return false;
-    }
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-  }
-  char* end = nullptr;
-  errno = 0;
-  long port = std::strtol(port_text.c_str(), &end, 10);
-  if (port_text.empty() || *end != '\0' || errno != 0 || port < 1 || port > 65535) {
-    if (err) *err = "port '" + port_text + "' is not in 1..65535";
-    return false;
-  }
-  return parse_address(host, static_cast<std::uint16_t>(port), out, err);
+  std::uint16_t port = 0;
+  return split_host_port(text, &host, &port, err) && parse_address(host, port, out, err);
 }
 
 bool split_host_port(const std::string& text, std::string* host, std::uint16_t* port,
