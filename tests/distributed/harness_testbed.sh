@@ -32,12 +32,18 @@ trap 'rm -rf "$work"' EXIT
 namespaces() { $py -c 'import json,sys; print(" ".join(h["name"] for h in json.load(open(sys.argv[1]))["hosts"]))' "$hosts_json"; }
 
 # Nothing of ours may be left in the testbed's namespaces (orted, agents,
-# servers, load generators).
+# servers, load generators). A remote orted learns of mpirun's end over its
+# socket and needs a moment to exit, so wait up to 5 s before calling a
+# process left over.
 expect_namespaces_empty() {
-  local ns left=""
-  sleep 0.5
-  for ns in $(namespaces); do
-    left+=$(ip netns pids "$ns" | tr '\n' ' ')
+  local ns left="" _
+  for _ in $(seq 50); do
+    left=""
+    for ns in $(namespaces); do
+      left+=$(ip netns pids "$ns" | tr '\n' ' ')
+    done
+    [ -z "${left// /}" ] && return 0
+    sleep 0.1
   done
   if [ -n "${left// /}" ]; then
     echo "FAIL: processes left in the testbed: $left"
