@@ -19,6 +19,10 @@ from . import style
 from .inputs import number
 
 # Parameters that can split a workload into variants, in label order.
+# The `bound` classes a cell records (docs/results.md, "Which side limited a
+# cell"), from the one that says the least about the server to the most.
+BOUND_CLASSES = ("both", "client-bound", "neither", "server-bound")
+
 _VARIANT_PARAMS = ("message_size_bytes", "pipeline", "rate_per_s", "reconnect", "duration_s",
                    "warmup_s", "loadgen_threads", "server_args", "active")
 
@@ -131,6 +135,18 @@ class Point:
     def any_flag(self, metric):
         return any(c.metrics.get(metric) is True for c in self.ok_cells)
 
+    def bound(self):
+        """Which side limited this point (the cells' `bound` metric: server-bound,
+        client-bound, both, neither): the class most of the ok repetitions
+        have; a tie goes to the class that says the least for the server
+        (both, then client-bound), so a point is never called the server's
+        on a coin flip. None when no repetition classified itself."""
+        votes = [c.metrics.get("bound") for c in self.ok_cells]
+        votes = [v for v in votes if v in BOUND_CLASSES]
+        if not votes:
+            return None
+        return max(BOUND_CLASSES, key=lambda b: (votes.count(b), -BOUND_CLASSES.index(b)))
+
 
 @dataclass
 class Group:
@@ -240,6 +256,7 @@ class Series:
     hi: list
     n: list
     label: str | None = None     # legend label when it is not the strategy name
+    bound: list = field(default_factory=list)   # per point: Point.bound(), or None
 
     @property
     def name(self):
@@ -272,6 +289,7 @@ def build_series(points, metric, x_of=lambda p: p.connections, scale=1.0):
             s.lo.append(st.min)
             s.hi.append(st.max)
             s.n.append(st.n)
+            s.bound.append(p.bound())
         for kind in ("failed", "skipped"):
             bad = [c for c in p.cells if c.status == kind]
             if bad:
@@ -285,6 +303,6 @@ def build_series(points, metric, x_of=lambda p: p.connections, scale=1.0):
                     key=lambda s: style.strategy_sort_key(s.strategy, s.family))
     for s in series:
         order = sorted(range(len(s.x)), key=lambda i: s.x[i])
-        for attr in ("x", "y", "lo", "hi", "n"):
+        for attr in ("x", "y", "lo", "hi", "n", "bound"):
             setattr(s, attr, [getattr(s, attr)[i] for i in order])
     return series, marks

@@ -10,6 +10,8 @@ Conventions shared by all charts:
 - failed / skipped cells (and ok cells that lack the metric) are drawn as
   markers at the axis edge (x = failed, open circle = skipped, open diamond =
   no data) in the strategy's colour: never silently dropped;
+- a letter over a point says which side limited it (S server-bound, C
+  client-bound, SC both; none for neither), from the cells' `bound` metric;
 - a footer states the conditions (machine, kernel, message size, pinning,
   duration, repetitions).
 """
@@ -290,14 +292,41 @@ def _set_yaxis(ax, scale, kind, yrange):
         ax.yaxis.set_major_formatter(fmt)
 
 
+# The letter drawn above a point for the side that limited it (the cell's
+# `bound`); "neither" gets none.
+BOUND_LETTER = {"server-bound": "S", "client-bound": "C", "both": "SC"}
+BOUND_LEGEND = "S, C, SC over a point:\nserver-bound, client-bound,\nboth (docs/results.md)"
+
+
 def _draw_series(ax, series, yscale):
     """One line per series (gid "series:<name>"), with min-max error bars
-    (gid "range:<name>") where a point has more than one repetition."""
+    (gid "range:<name>") where a point has more than one repetition, and the
+    bound letter above each classified point (gid "bound:<class>:<name>").
+    Returns the bound classes drawn."""
+    drawn = set()
+    placed = {}   # x -> [y] of the letters drawn there: a close neighbour stacks above
+    top = max((v for s in series for v in s.y), default=0)
+
+    def near(a, b):
+        if yscale == "log" and a > 0 and b > 0:
+            return max(a, b) / min(a, b) < 1.15
+        return abs(a - b) < 0.06 * top
+
     for s in series:
         look = style.strategy_style(s.strategy, s.family)
         ax.plot(s.x, s.y, color=look["color"], linestyle=look["linestyle"],
                 marker=look["marker"], linewidth=1.8, markersize=5, label=s.name,
                 gid="series:" + s.name, zorder=3)
+        for x, y, b in zip(s.x, s.y, s.bound):
+            if b in BOUND_LETTER:
+                here = placed.setdefault(x, [])
+                k = sum(near(y, other) for other in here)
+                here.append(y)
+                ax.annotate(BOUND_LETTER[b], (x, y), xytext=(0, 4 + 8 * k),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                            color=look["color"],
+                            fontweight="bold", gid=f"bound:{b}:{s.name}", zorder=4)
+                drawn.add(b)
         idx = [i for i in range(len(s.x)) if s.n[i] > 1 and s.hi[i] > s.lo[i]
                and (yscale != "log" or s.lo[i] > 0)]
         if idx:
@@ -305,6 +334,7 @@ def _draw_series(ax, series, yscale):
                         yerr=[[s.y[i] - s.lo[i] for i in idx], [s.hi[i] - s.y[i] for i in idx]],
                         fmt="none", ecolor=look["color"], elinewidth=1.2, capsize=3, zorder=2,
                         gid="range:" + s.name)
+    return drawn
 
 
 def _draw_marks(ax, marks, edge):
@@ -396,13 +426,13 @@ def _metric_chart(results, group, *, name, section, title, caption, panels, x_of
     fig, axes = _new_figure(len(panels), sharey=sharey)
     chart = Chart(name=name, section=section, title=title, caption=caption, fig=fig,
                   panels={}, series={}, marks={}, footer="")
-    strategies, kinds, yaxes = {}, set(), []
+    strategies, kinds, yaxes, bounds = {}, set(), [], set()
     for ax, (key, metric, ptitle, ylabel, yscale, ykind, scale, edge) in zip(axes, panels):
         series, marks = build_series(group.points, metric, x_of=x_of, scale=scale)
         if yscale == "log" and any(v <= 0 for s in series for v in s.y):
             yscale = "linear"
             chart.notes.append(f"{ptitle}: values ≤ 0, drawn on a linear axis")
-        _draw_series(ax, series, yscale)
+        bounds |= _draw_series(ax, series, yscale)
         _draw_marks(ax, marks, edge)
         _set_xaxis(ax, [x_of(p) for p in group.points], "log")
         yaxes.append((ax, yscale, ykind, _y_range(series, yscale)))
@@ -425,7 +455,8 @@ def _metric_chart(results, group, *, name, section, title, caption, panels, x_of
     for ax in axes:
         ax.set_xlabel("idle connections" if section == "c10k" else "connections")
     ordered = sorted(strategies.items(), key=lambda kv: style.strategy_sort_key(*kv))
-    _legend(fig, ordered, kinds)
+    extra = [Line2D([], [], linestyle="none", label=BOUND_LEGEND)] if bounds else []
+    _legend(fig, ordered, kinds, extra)
     chart.footer = conditions(results, group.cells, extra_footer)
     _finish(fig, title, chart.footer)
     return chart

@@ -359,3 +359,43 @@ def test_spectrum_notes_cells_without_a_histogram(tmp_path):
     (name, _, cells, notes), = ch.default_spectrum_cells(results)
     assert name == "spectrum-pingpong-c100" and [c.strategy for c in cells] == ["epoll"]
     assert notes == ["select: no histogram at c100 (no histogram buckets recorded)"]
+
+
+def _bound_letters(chart, panel):
+    """{(strategy, x): (class, letter)} of the bound letters drawn in a panel."""
+    out = {}
+    for t in chart.panels[panel].texts:
+        gid = t.get_gid() or ""
+        if gid.startswith("bound:"):
+            _, cls, strategy = gid.split(":", 2)
+            out[(strategy, float(t.xy[0]))] = (cls, t.get_text())
+    return out
+
+
+def test_the_side_that_limited_a_point_is_lettered_above_it(tmp_path):
+    doc = fixture_doc()
+    bounds = {"epoll/pingpong/c10/r0": "client-bound", "epoll/pingpong/c10/r1": "client-bound",
+              "epoll/pingpong/c10/r2": "neither",
+              # a tie between server-bound and neither: not called the server's
+              "epoll/pingpong/c100/r0": "server-bound", "epoll/pingpong/c100/r1": "neither",
+              "epoll/pingpong/c2000/r0": "both", "epoll/pingpong/c2000/r1": "both",
+              "epoll/pingpong/c2000/r2": "both",
+              "io_uring/pingpong/c10/r0": "server-bound"}
+    for c in doc["cells"]:
+        if c["id"] in bounds:
+            c["metrics"]["bound"] = bounds[c["id"]]
+    results = load_results(write_json(tmp_path, doc))
+    g = _by_label(group_cells(results.cells), "pingpong")
+    chart = ch.throughput_chart(results, g)
+    assert _bound_letters(chart, "requests_per_s") == {
+        ("epoll", 10.0): ("client-bound", "C"), ("epoll", 2000.0): ("both", "SC"),
+        ("io_uring", 10.0): ("server-bound", "S")}
+    legend = [t.get_text() for t in chart.fig.legends[0].get_texts()]
+    assert ch.BOUND_LEGEND in legend
+
+
+
+def test_no_letter_and_no_legend_entry_without_a_classified_cell(small):
+    chart = ch.throughput_chart(small, _by_label(group_cells(small.cells), "pingpong"))
+    assert _bound_letters(chart, "requests_per_s") == {}
+    assert ch.BOUND_LEGEND not in [t.get_text() for t in chart.fig.legends[0].get_texts()]
