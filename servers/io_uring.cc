@@ -9,13 +9,25 @@
 // producing data into buffers the kernel picks from a registered buffer ring
 // (so idle connections pin no buffer). Each connection has at most one send
 // in flight; output produced meanwhile waits in a second buffer (the buffer of
-// a send in flight must not move).
-// Backpressure: while more than kMaxPendingOutput is queued the multishot recv
-// is cancelled (single-shot: not re-armed), and re-armed once output drains.
-// A recv that ends with -ENOBUFS (buffer ring empty) is simply re-armed: the
-// buffers come back as soon as the batch of completions is processed.
+// a send in flight must not move). Neither keeps more than 64 KiB it no
+// longer needs, so a connection at the bound holds about its queued output.
+// Backpressure, within one buffer of kMaxPendingOutput: a multishot recv
+// hands over everything the kernel has posted (up to 32 buffers per wake-up,
+// more before a cancel lands), so a connection whose queued output passes
+// half the bound has its multishot recv cancelled and reads by single-shot
+// recv, one provided buffer per arm, armed only below the bound; it gets a
+// multishot recv again once its output has drained to a quarter. Data the
+// multishot still posts at the bound is held in its provided buffer, not
+// copied, until the output drains. A recv that ends with -ENOBUFS (buffer
+// ring empty) is simply re-armed: the buffers come back as soon as the batch
+// of completions is processed.
 // EMFILE/ENFILE on accept: the listener is briefly made non-blocking, the
 // reserve-fd trick sheds what is queued, and accepting resumes after 10 ms.
+// Stop: one cancel of every armed operation (IORING_ASYNC_CANCEL_ANY), then
+// the loop reaps completions until each connection's last one has arrived,
+// and only then frees its buffers: before DEFER_TASKRUN the kernel runs
+// completion work on any return to user space, so a send could otherwise
+// copy from freed memory and a recv write into it.
 // Trade-offs: fewest syscalls per byte (no readiness round trip; many
 // operations per io_uring_enter), for the most bookkeeping: every operation's
 // buffer must stay valid until its completion, and a connection is freed only
@@ -24,9 +36,17 @@
 // buffer rings 5.19, multishot recv 6.0 (probed at start; older kernels fall
 // back to single-shot accept and recv into a per-connection buffer; setting
 // MUXBENCH_IO_URING_SINGLESHOT=1 forces that fallback for testing);
-// SINGLE_ISSUER/DEFER_TASKRUN 6.1 (optional). Containers often block
-// io_uring (seccomp, sysctl kernel.io_uring_disabled): start-up then fails
-// with one line naming the reason.
+// SINGLE_ISSUER/DEFER_TASKRUN 6.1 (optional; MUXBENCH_IO_URING_NO_DEFER_TASKRUN=1
+// does without, for testing); cancelling everything at once 5.19 (before:
+// shutdown() of every connection completes its operations). The 8 MiB
+// buffer ring is cycled in order, so it is all resident once 1024 receives
+// have passed, however few connections there are; a connection holds at
+// most the buffers one multishot burst brings while it is at the bound
+// (normally none). A stop waits at most 500 ms for the kernel: buffers of
+// operations still outstanding then are left allocated, never freed early.
+// Containers often block io_uring (seccomp, sysctl
+// kernel.io_uring_disabled): start-up then fails with one line naming the
+// reason.
 // Try it: muxbench-server --strategy io_uring --port 40713 & nc 127.0.0.1 40713
 #include <fcntl.h>
 #include <liburing.h>
@@ -35,6 +55,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -52,9 +73,16 @@ namespace {
 constexpr unsigned kSqEntries = 1024;
 constexpr unsigned kCqEntries = 16384;  // multishot ops post many CQEs per SQE
 constexpr unsigned kBufCount = 1024;    // provided buffers; a power of two
-constexpr unsigned kBufSize = 8192;     // 8 MiB in all, touched only as used
+constexpr unsigned kBufSize = 8192;     // 8 MiB in all, resident once cycled through
 constexpr int kBufGroup = 0;
 constexpr long long kAcceptBackoffNs = 10'000'000;  // after EMFILE/ENFILE
+// Queued output at which a connection trades its multishot recv for
+// single-shot recv (one buffer per arm, so the bound holds within a buffer),
+// and at which it gets a multishot recv again.
+constexpr std::size_t kSingleShotAbove = kMaxPendingOutput / 2;
+constexpr std::size_t kMultishotBelow = kMaxPendingOutput / 4;
+constexpr std::chrono::milliseconds kStopWait{500};     // reaping at stop, at most
+constexpr std::size_t kKeepOutputCapacity = 64 * 1024;  // see arm_send()
 
 // user_data: op (8 bits) | slot (24 bits) | generation (32 bits). The
 // generation makes a completion for a freed and reused slot recognisable.
@@ -66,6 +94,13 @@ enum Op : std::uint64_t {
   kRecv,
   kSend,
   kRecvCancel,
+  kCancelAll,  // at stop
+};
+
+// A provided buffer received while its connection was at the bound.
+struct Held {
+  std::uint16_t bid;
+  std::uint32_t len;
 };
 
 struct UConn {
@@ -73,16 +108,21 @@ struct UConn {
   std::string sending;  // the bytes of the send in flight, from send_off on
   std::size_t send_off = 0;
   std::unique_ptr<char[]> rbuf;  // single-shot recv target (no buffer ring)
+  std::vector<Held> held;        // received at the bound, in order, not yet consumed
   std::uint32_t slot = 0;
   std::uint32_t gen = 0;
   int inflight = 0;  // operations whose final completion is outstanding
   bool recv_armed = false;
+  bool recv_multishot = false;  // the armed recv is a multishot one
   bool send_armed = false;
   bool cancel_armed = false;
+  bool eof_held = false;  // the peer's EOF came behind held data
   bool closing = false;
 
   std::size_t pending() const { return sending.size() - send_off + conn.out.size(); }
-  bool wants_read() const { return !closing && !conn.peer_eof && pending() < kMaxPendingOutput; }
+  bool wants_read() const {
+    return !closing && !conn.peer_eof && held.empty() && !eof_held && pending() < kMaxPendingOutput;
+  }
 };
 
 std::uint64_t tag(Op op, const UConn* u = nullptr) {
@@ -108,27 +148,66 @@ struct Loop {
   bool backoff_armed = false;
   __kernel_timespec backoff_ts{0, kAcceptBackoffNs};
 
+  bool stop_seen = false;  // the stop descriptor fired
+  bool stopping = false;   // stop_all() runs: nothing new is armed
+  std::size_t live = 0;    // connections not yet freed
+
   std::vector<UConn*> slots;
   std::vector<std::uint32_t> free_slots;
   std::uint32_t next_gen = 0;
 
   ~Loop() {
-    close_all();
-    // Exiting the ring cancels what is in flight; only then may buffers go.
     if (ring_ok) io_uring_queue_exit(&ring);
+    if (live != 0) return;  // operations still outstanding: leave their buffers be
     if (br != nullptr) ::munmap(br, kBufCount * sizeof(io_uring_buf));
     if (bufs != nullptr) ::munmap(bufs, std::size_t{kBufCount} * kBufSize);
   }
 
-  // At stop: closes every connection without waiting for its operations
-  // (io_uring_queue_exit cancels them; they only hold file references).
-  void close_all() {
-    for (UConn*& u : slots) {
+  // At stop: cancels every armed operation and reaps completions until each
+  // connection's last one has arrived (maybe_free() frees it then), for at
+  // most kStopWait. Closing the ring would cancel them too, but a buffer
+  // freed before its operation is cancelled may still be used: before
+  // DEFER_TASKRUN the kernel runs completion work (a send copying out of
+  // `sending`, a recv writing into `rbuf` or a provided buffer) on any
+  // return to user space, the close() of the next connection included.
+  void stop_all() {
+    stopping = true;
+    if (io_uring_sqe* s = sqe()) {
+      io_uring_prep_cancel64(s, 0, IORING_ASYNC_CANCEL_ANY);
+      io_uring_sqe_set_data64(s, tag(kCancelAll));
+    } else {
+      shutdown_all();
+    }
+    for (UConn* u : slots) {
       if (u == nullptr) continue;
-      close_fd(u->conn.fd);
-      ++c.closed;
-      delete u;
-      u = nullptr;
+      u->closing = true;
+      maybe_free(*u);  // nothing in flight: freed now
+    }
+    __kernel_timespec wait_ts{0, 50'000'000};
+    const auto deadline = std::chrono::steady_clock::now() + kStopWait;
+    while (live != 0 && std::chrono::steady_clock::now() < deadline) {
+      io_uring_cqe* cqe = nullptr;
+      int ret = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &wait_ts, nullptr);
+      if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) break;
+      reap();
+    }
+    if (live != 0) {
+      std::fprintf(stderr, "io_uring: %zu connections still had operations in flight at exit\n",
+                   live);
+    }
+  }
+
+  // Kernels before 5.19 know no IORING_ASYNC_CANCEL_ANY: shutting every
+  // connection down completes its recv (with 0) and send (with an error).
+  void shutdown_all() {
+    for (UConn* u : slots) {
+      if (u != nullptr && (u->recv_armed || u->send_armed)) ::shutdown(u->conn.fd, SHUT_RDWR);
+    }
+    if (accept_armed) {
+      if (io_uring_sqe* s = sqe()) {
+        io_uring_prep_cancel64(s, tag(kAccept), 0);
+        io_uring_sqe_set_data64(s, tag(kAcceptCancel));
+      }
     }
   }
 
@@ -227,6 +306,12 @@ struct Loop {
   void on_accept(int res, unsigned flags) {
     const bool more = (flags & IORING_CQE_F_MORE) != 0;
     if (!more) accept_armed = false;
+    if (res >= 0 && stopping) {  // accepted before the cancel landed
+      ++c.accepted;
+      close_fd(res);
+      ++c.closed;
+      return;
+    }
     if (res >= 0) {
       ++c.accepted;
       add_conn(res);
@@ -234,7 +319,7 @@ struct Loop {
       return;
     }
     const int err = -res;
-    if (ctx->stop_requested() || err == ECANCELED) return;
+    if (stopping || ctx->stop_requested() || err == ECANCELED) return;
     if (is_fd_exhaustion(err)) {
       if (accept_armed) {  // still armed: stop it before shedding
         if (io_uring_sqe* s = sqe()) {
@@ -289,6 +374,7 @@ struct Loop {
       return;
     }
     slots[u->slot] = u;
+    ++live;
     pump(*u);
   }
 
@@ -302,22 +388,27 @@ struct Loop {
 
   void maybe_free(UConn& u) {
     if (!u.closing || u.inflight != 0) return;
+    for (const Held& h : u.held) return_buffer(h.bid);
     close_fd(u.conn.fd);
     ++c.closed;
     slots[u.slot] = nullptr;
     free_slots.push_back(u.slot);
+    --live;
     delete &u;
   }
 
   // Starts whatever the connection needs next, or closes it when done.
   void pump(UConn& u) {
     if (u.closing) return maybe_free(u);
+    consume_held(u);
     if (!u.send_armed && u.pending() > 0 && !arm_send(u)) return fail(u);
-    if (u.wants_read()) {
-      if (!u.recv_armed && !u.cancel_armed && !arm_recv(u)) return fail(u);
-    } else if (u.recv_armed && !u.cancel_armed && multishot_recv && !u.conn.peer_eof) {
-      // Backpressure: stop the multishot recv (data already in flight is
-      // still taken; the bound is soft by at most a few buffers).
+    if (u.wants_read() && !u.recv_armed) {
+      if (!u.cancel_armed && !arm_recv(u)) return fail(u);
+    } else if (u.recv_armed && u.recv_multishot && !u.cancel_armed &&
+               (!u.wants_read() || u.pending() >= kSingleShotAbove)) {
+      // Near or at the bound: stop the multishot recv. What it posts until
+      // the cancel lands is held at the bound (on_recv), and the connection
+      // reads on by single-shot recv (arm_recv) while below it.
       io_uring_sqe* s = sqe();
       if (s == nullptr) return fail(u);
       io_uring_prep_cancel64(s, tag(kRecv, &u), 0);
@@ -328,6 +419,23 @@ struct Loop {
     if (u.conn.peer_eof && u.pending() == 0 && !u.send_armed) start_close(u);
   }
 
+  // Feeds data held at the bound to the codec, in order, while the output
+  // has room; an EOF that came behind it counts once it is all consumed.
+  void consume_held(UConn& u) {
+    std::size_t n = 0;
+    while (n < u.held.size() && u.pending() < kMaxPendingOutput) {
+      const Held h = u.held[n++];
+      consume(u.conn, bufs + std::size_t{h.bid} * kBufSize, h.len, c, *ctx);
+      return_buffer(h.bid);
+    }
+    u.held.erase(u.held.begin(), u.held.begin() + static_cast<std::ptrdiff_t>(n));
+    if (u.held.empty() && u.eof_held) {
+      u.eof_held = false;
+      u.conn.peer_eof = true;
+      u.conn.codec.finish(u.conn.out);
+    }
+  }
+
   void fail(UConn& u) {  // no submission queue entry to be had
     ++c.errors_io;
     start_close(u);
@@ -336,8 +444,13 @@ struct Loop {
   bool arm_recv(UConn& u) {
     io_uring_sqe* s = sqe();
     if (s == nullptr) return false;
-    if (multishot_recv) {
+    u.recv_multishot = multishot_recv && u.pending() < kMultishotBelow;
+    if (u.recv_multishot) {
       io_uring_prep_recv_multishot(s, u.conn.fd, nullptr, 0, 0);
+      s->flags |= IOSQE_BUFFER_SELECT;
+      s->buf_group = kBufGroup;
+    } else if (multishot_recv) {  // near the bound: one provided buffer
+      io_uring_prep_recv(s, u.conn.fd, nullptr, kBufSize, 0);
       s->flags |= IOSQE_BUFFER_SELECT;
       s->buf_group = kBufGroup;
     } else {
@@ -353,8 +466,14 @@ struct Loop {
   bool arm_send(UConn& u) {
     if (u.send_off == u.sending.size()) {  // previous send done: take the rest
       u.sending.swap(u.conn.out);
-      u.conn.out.clear();
       u.send_off = 0;
+      // The drained buffer collects output next. Large, it is let go: a
+      // connection at the bound then holds one full buffer, not two.
+      if (u.conn.out.capacity() > kKeepOutputCapacity) {
+        std::string().swap(u.conn.out);
+      } else {
+        u.conn.out.clear();
+      }
     }
     io_uring_sqe* s = sqe();
     if (s == nullptr) return false;
@@ -378,6 +497,13 @@ struct Loop {
         u->recv_armed = false;
         --u->inflight;
       }
+      if (data != nullptr && res > 0 && !u->closing &&
+          (!u->held.empty() || u->pending() >= kMaxPendingOutput)) {
+        // At the bound (a multishot burst not yet stopped): keep the bytes
+        // in their buffer until the output drains; consume_held() takes them.
+        u->held.push_back({bid, static_cast<std::uint32_t>(res)});
+        return pump(*u);
+      }
       if (data == nullptr && u->rbuf) data = u->rbuf.get();
       handle_recv(*u, res, data);
     }
@@ -388,10 +514,12 @@ struct Loop {
     if (u.closing) return maybe_free(u);
     if (res > 0) {
       consume(u.conn, data, static_cast<std::size_t>(res), c, *ctx);
+    } else if (res == 0 && !u.held.empty()) {
+      u.eof_held = true;
     } else if (res == 0) {
       u.conn.peer_eof = true;
       u.conn.codec.finish(u.conn.out);
-    } else if (res == -EINVAL && multishot_recv && !u.recv_armed) {
+    } else if (res == -EINVAL && u.recv_multishot && !u.recv_armed) {
       std::fprintf(stderr, "io_uring: multishot recv rejected (EINVAL): using single-shot\n");
       multishot_recv = false;
     } else if (res != -ENOBUFS && res != -ECANCELED) {
@@ -416,6 +544,11 @@ struct Loop {
     if (u.send_off == u.sending.size()) {
       u.sending.clear();
       u.send_off = 0;
+    } else if (u.send_off > kKeepOutputCapacity) {
+      // Stalled part-way: the sent part's memory goes, so that a connection
+      // at the bound holds about its queued output, not that and more.
+      u.sending = u.sending.substr(u.send_off);
+      u.send_off = 0;
     }
     pump(u);
   }
@@ -425,9 +558,52 @@ struct Loop {
     --u.inflight;
     pump(u);
   }
+
+  // Handles every completion that has arrived.
+  void reap() {
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      ++seen;
+      dispatch(io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags);
+    }
+    io_uring_cq_advance(&ring, seen);
+  }
+
+  void dispatch(std::uint64_t ud, int res, unsigned flags) {
+    switch (static_cast<Op>(ud & 0xff)) {
+      case kStop:
+        stop_seen = true;
+        break;
+      case kAccept:
+        on_accept(res, flags);
+        break;
+      case kAcceptCancel:
+        break;
+      case kBackoff:
+        backoff_armed = false;  // the loop re-arms accept
+        break;
+      case kRecv:
+        on_recv(lookup(ud), res, flags);
+        break;
+      case kSend:
+        if (UConn* u = lookup(ud)) on_send(*u, res);
+        break;
+      case kRecvCancel:
+        if (UConn* u = lookup(ud)) on_recv_cancel(*u);
+        break;
+      case kCancelAll:
+        if (res == -EINVAL) shutdown_all();  // before 5.19
+        break;
+    }
+  }
 };
 
 // Sets up the ring with the most helpful flags this kernel accepts.
+// MUXBENCH_IO_URING_NO_DEFER_TASKRUN=1 skips DEFER_TASKRUN, so that tests can
+// reproduce older kernels, where completion work runs on any return to user
+// space instead of only inside io_uring_enter().
 int init_ring(io_uring& ring) {
   const unsigned attempts[] = {
       IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,  // 6.1
@@ -435,8 +611,11 @@ int init_ring(io_uring& ring) {
       IORING_SETUP_CQSIZE,                                                            // 5.5
       0,
   };
+  const char* no_defer = std::getenv("MUXBENCH_IO_URING_NO_DEFER_TASKRUN");
+  const bool skip_defer = no_defer != nullptr && std::strcmp(no_defer, "1") == 0;
   int ret = -EINVAL;
   for (unsigned flags : attempts) {
+    if (skip_defer && (flags & IORING_SETUP_DEFER_TASKRUN) != 0) continue;
     io_uring_params p{};
     p.flags = flags;
     p.cq_entries = kCqEntries;
@@ -502,8 +681,7 @@ int run(Context& ctx) {
   }
   ctx.ready();
 
-  bool stop = false;
-  while (!stop && !ctx.stop_requested()) {
+  while (!loop.stop_seen && !ctx.stop_requested()) {
     if (!loop.accept_armed && !loop.backoff_armed && !loop.accept_dead) loop.arm_accept();
     if (loop.br != nullptr) loop.publish_buffers();
     ret = io_uring_submit_and_wait(&loop.ring, 1);
@@ -511,39 +689,10 @@ int run(Context& ctx) {
       std::fprintf(stderr, "io_uring: io_uring_submit_and_wait: %s\n", errno_string(-ret).c_str());
       break;
     }
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&loop.ring, head, cqe) {
-      ++seen;
-      const std::uint64_t ud = io_uring_cqe_get_data64(cqe);
-      switch (static_cast<Op>(ud & 0xff)) {
-        case kStop:
-          stop = true;
-          break;
-        case kAccept:
-          loop.on_accept(cqe->res, cqe->flags);
-          break;
-        case kAcceptCancel:
-          break;
-        case kBackoff:
-          loop.backoff_armed = false;  // the loop re-arms accept
-          break;
-        case kRecv:
-          loop.on_recv(loop.lookup(ud), cqe->res, cqe->flags);
-          break;
-        case kSend:
-          if (UConn* u = loop.lookup(ud)) loop.on_send(*u, cqe->res);
-          break;
-        case kRecvCancel:
-          if (UConn* u = loop.lookup(ud)) loop.on_recv_cancel(*u);
-          break;
-      }
-    }
-    io_uring_cq_advance(&loop.ring, seen);
+    loop.reap();
   }
 
-  loop.close_all();
+  loop.stop_all();
   ctx.totals.add(loop.c);
   return 0;
 }
