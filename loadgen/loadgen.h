@@ -70,6 +70,8 @@ struct Config {
   std::string json_path;           // "" no JSON, "-" stdout
   bool quiet = false;
   std::string dump_dir;            // tests: every measured latency into DIR/latency-rank<R>.txt
+  // Where the ephemeral port range is read (tests give a file with odd values).
+  std::string port_range_path = "/proc/sys/net/ipv4/ip_local_port_range";
 
   // Under mpirun the flags give totals over all ranks (ranks.h); connections,
   // active and rate above are then this rank's share (split_for_rank), which

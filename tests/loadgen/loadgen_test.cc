@@ -293,6 +293,52 @@ TEST(Loadgen, OpenLoopKeepsTheScheduleAgainstAFastServer) {
   EXPECT_GE(r["latency"]["p50_ns"].get<double>(), r["latency_uncorrected"]["p50_ns"].get<double>());
 }
 
+// net.ipv4.ip_local_port_range with a single port once killed the load
+// generator with SIGFPE (half the range is 0 and it divided by it). A file
+// stands in for the sysctl (--port-range-file, a hidden test flag): the run
+// completes, reports the range as read, and gives each connection its own
+// source address (one port each).
+TEST(Loadgen, ASinglePortRangeRunsWithOneSourceAddressPerConnection) {
+  Server server("epoll");
+  ASSERT_TRUE(server.ok());
+  TempFile range("port-range-single");
+  std::ofstream(range.path()) << "40000\t40000\n";
+  auto run = run_loadgen(server.port(), {"--connections", "3", "--warmup", "0", "--duration",
+                                         "0.3", "--port-range-file", range.path()});
+  ASSERT_REPORT(run);
+  EXPECT_EQ(run.exit_code, 0) << run.stderr_text;
+  const json& r = run.report;
+  EXPECT_EQ(r["status"], "ok");
+  EXPECT_EQ(r["limits"]["ephemeral_ports"], json({40000, 40000}));
+  EXPECT_EQ(r["limits"]["source_addresses"], 3);
+  EXPECT_EQ(r["connect"]["established"], 3);
+  EXPECT_GT(r["requests"]["completed"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(r["errors"]["total"], 0) << r["errors"].dump();
+}
+
+// Whatever else the sysctl holds: one clear line on stderr, the same
+// sentence in the report's warnings, the kernel's default range, a normal run.
+TEST(Loadgen, AnUnusablePortRangeIsOneWarningNotAFailure) {
+  Server server("epoll");
+  ASSERT_TRUE(server.ok());
+  TempFile range("port-range-garbage");
+  std::ofstream(range.path()) << "not a range\n";
+  auto run = run_loadgen(server.port(), {"--connections", "2", "--warmup", "0", "--duration",
+                                         "0.2", "--port-range-file", range.path()});
+  ASSERT_REPORT(run);
+  EXPECT_EQ(run.exit_code, 0) << run.stderr_text;
+  const json& r = run.report;
+  EXPECT_EQ(r["status"], "ok");
+  EXPECT_EQ(r["limits"]["ephemeral_ports"], json({32768, 60999}));
+  const std::string why =
+      "net.ipv4.ip_local_port_range 'not a range' is not two port numbers; assuming the "
+      "kernel's default 32768-60999";
+  EXPECT_NE(run.stderr_text.find("muxbench-loadgen: " + why), std::string::npos) << run.stderr_text;
+  bool warned = false;
+  for (const auto& w : r["warnings"]) warned = warned || w == why;
+  EXPECT_TRUE(warned) << r["warnings"].dump();
+}
+
 TEST(Loadgen, VerificationCatchesFlippedBytes) {
   CorruptServer server({"--flip-every", "10"});
   ASSERT_NE(server.port(), 0);
