@@ -629,7 +629,8 @@ void Runner::measure() {
 // The workers stop by themselves within --timeout; a signal here is noted
 // (the report follows anyway), a second one abandons the report.
 void Runner::drain() {
-  progress("drain: waiting for replies in flight (at most %s)", seconds_text(cfg_.timeout_s).c_str());
+  progress("drain: waiting for replies in flight%s (at most %s)",
+           cfg_.open_loop() ? " and sending the backlog" : "", seconds_text(cfg_.timeout_s).c_str());
   while (ctl_.finished.load() < cfg_.threads_used) {
     if (sleep_until(mono_ns() + 100'000'000, signals_) == Woke::kStop) {
       if (g_world.mpi) terminated("the drain");
