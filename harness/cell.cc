@@ -366,10 +366,9 @@ CellOutcome run_cell(const CellPlan& plan, const CellEnv& env) {
   r["measurement"] = measurement;
   r["loadgen"] = lg.report ? *lg.report : json(nullptr);
   r["elapsed_s"] = std::round(seconds_since(t_start, Clock::now()) * 1000) / 1000;
-  if (auto why = cell_failure(so, lg)) {
-    r["status"] = "failed";
-    r["reason"] = *why;
-  }
+  const CellVerdict verdict = cell_verdict(so, lg);
+  r["status"] = verdict.status;
+  r["reason"] = verdict.reason ? json(*verdict.reason) : json(nullptr);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "cell_observation.h"
 
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 namespace muxbench::harness {
@@ -40,7 +41,8 @@ json empty_metrics() {
         "server_ctx_switches", "server_rss_idle_bytes", "server_cpu_total_s",
         "server_ctx_switches_per_request", "server_pss_peak_bytes", "server_pss_per_connection_bytes",
         "system_memory_delta_bytes",
-        "server_lines", "requests_completed"}) {
+        "server_lines", "requests_completed", "requests_censored", "rate_met",
+        "rate_missed_fraction"}) {
     m[k] = nullptr;
   }
   return m;
@@ -61,6 +63,11 @@ void loadgen_metrics(const json& j, json& m) {
     m["client_saturated"] = j["client"]["client_saturated"];
   }
   m["requests_completed"] = opt_int(num(j, {"requests", "completed"}));
+  m["requests_censored"] = opt_int(num(j, {"requests", "censored"}));
+  if (auto rate = rate_check(j)) {
+    m["rate_met"] = rate->met();
+    m["rate_missed_fraction"] = rate->missed_fraction();
+  }
 }
 
 // Memory from the samples and the idle baseline at READY.
@@ -254,6 +261,48 @@ std::string last_line(const std::string& text) {
 }
 
 }  // namespace
+
+std::optional<RateCheck> rate_check(const json& j) {
+  if (!j.is_object() || !j.contains("rate") || !j["rate"].is_object()) return std::nullopt;
+  RateCheck r;
+  if (auto due = num(j, {"rate", "due"})) {
+    r.due = *due;
+    r.missed = num(j, {"rate", "missed"}).value_or(0);
+    r.censored = num(j, {"rate", "censored"}).value_or(0);
+    return r;
+  }
+  auto unsent = num(j, {"rate", "unsent"});
+  auto target = num(j, {"rate", "target_per_s"});
+  auto measure = num(j, {"phases", "measure_ns"});
+  if (!unsent || !target || !measure) return std::nullopt;
+  r.due = std::round(*target * *measure / 1e9);
+  r.missed = *unsent;
+  return r;
+}
+
+CellVerdict cell_verdict(const ServerObservation& server, const LoadgenObservation& loadgen) {
+  if (auto why = cell_failure(server, loadgen)) return {"failed", why};
+  const auto rate = loadgen.report ? rate_check(*loadgen.report) : std::nullopt;
+  if (!rate || rate->met()) return {"ok", std::nullopt};
+  const json& j = *loadgen.report;
+  char pct[64];
+  std::snprintf(pct, sizeof pct, "%.1f %%, more than %g %%", 100 * rate->missed_fraction(),
+                100 * kRateMissMaxFraction);
+  std::ostringstream ss;
+  ss << "rate not met: " << static_cast<long long>(rate->missed) << " of "
+     << static_cast<long long>(rate->due) << " requests due (" << pct
+     << ") were not sent on schedule; target " << num(j, {"rate", "target_per_s"}).value_or(0)
+     << "/s, achieved " << std::lround(num(j, {"rate", "achieved_per_s"}).value_or(0)) << "/s";
+  if (rate->censored > 0) {
+    ss << "; " << static_cast<long long>(rate->censored)
+       << " got no reply by the end of the drain (latency censored: a lower bound)";
+  }
+  if (j.contains("client") && j["client"].is_object() &&
+      j["client"].value("client_saturated", false)) {
+    ss << "; the load generator was saturated: the miss may be the client's";
+  }
+  return {"rate_not_met", ss.str()};
+}
 
 std::optional<std::string> cell_failure(const ServerObservation& server,
                                         const LoadgenObservation& loadgen) {

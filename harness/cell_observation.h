@@ -57,6 +57,37 @@ std::optional<std::string> bound_side(std::optional<double> server_busy,
 std::optional<std::string> cell_failure(const ServerObservation& server,
                                         const LoadgenObservation& loadgen);
 
+// Open loop: whether the load generator kept its schedule. A request
+// *missed* it when it was due in the measurement but not sent within it
+// (sent late in the drain, or never: the load generator's `rate.missed`).
+// The schedule is met when at most kRateMissMaxFraction of the due requests
+// missed it: a request due in the window's last microseconds and sent just
+// after is noise, a server (or client) that fell behind is not. Without
+// this, an open-loop cell whose client could not send what was asked would
+// pass as `ok`, with a corrected latency that looks better than the truth.
+inline constexpr double kRateMissMaxFraction = 0.01;
+struct RateCheck {
+  double due = 0;       // requests due in the window
+  double missed = 0;    // not sent within it
+  double censored = 0;  // no reply by the end of the drain (latency a lower bound)
+  double missed_fraction() const { return due > 0 ? missed / due : (missed > 0 ? 1 : 0); }
+  bool met() const { return missed_fraction() <= kRateMissMaxFraction; }
+};
+// From a load generator report: nullopt in closed loop or when it cannot
+// tell. Reports written before `rate.due` existed never sent in the drain:
+// there `missed` is `rate.unsent` and `due` the target rate times the
+// measurement.
+std::optional<RateCheck> rate_check(const json& loadgen_report);
+
+// The verdict of a cell that ran: "ok", "failed" (reason: cell_failure) or
+// "rate_not_met" (it ran cleanly, its metrics stand, but the open-loop
+// schedule was missed; the reason gives the numbers). A failure wins.
+struct CellVerdict {
+  std::string status;
+  std::optional<std::string> reason;
+};
+CellVerdict cell_verdict(const ServerObservation& server, const LoadgenObservation& loadgen);
+
 // Samples as the agent streams them.
 json sample_to_json(const GroupSample& s);
 GroupSample sample_from_json(const json& j);

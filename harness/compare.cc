@@ -167,7 +167,11 @@ Side group_cells(const json& doc) {
 
 struct StatusCounts {
   int ok = 0, failed = 0, skipped = 0;
-  std::string first_reason;  // of the first failed (else skipped) repetition
+  int rate_not_met = 0;           // ran cleanly, measured, but missed the open-loop schedule
+  std::string first_reason;       // of the first failed (else skipped) repetition
+  std::string first_rate_reason;  // of the first repetition that missed its rate
+  int measured() const { return ok + rate_not_met; }
+  int ran() const { return ok + rate_not_met + failed; }
 };
 
 StatusCounts count_status(const Group& g) {
@@ -179,6 +183,9 @@ StatusCounts count_status(const Group& g) {
                              ? (*c)["reason"].get<std::string>()
                              : "";
     if (st == "ok") ++s.ok;
+    if (st == kRateNotMet) {
+      if (s.rate_not_met++ == 0) s.first_rate_reason = reason;
+    }
     if (st == "failed") {
       if (s.failed++ == 0) s.first_reason = reason;
     }
@@ -190,14 +197,15 @@ StatusCounts count_status(const Group& g) {
   return s;
 }
 
-// The values of one metric over the ok repetitions; `missing` counts ok
-// repetitions without it (null: not measured).
+// The values of one metric over the measured repetitions (ok, and those
+// that missed their rate: their numbers stand, the status row says the rest);
+// `missing` counts measured repetitions without it (null: not measured).
 std::vector<double> values_of(const Group& g, const CompareMetric& m, int* missing,
                               const std::string& path) {
   std::vector<double> v;
   *missing = 0;
   for (const json* c : g.cells) {
-    if ((*c)["status"] != "ok") continue;
+    if (!is_measured(*c)) continue;
     const json& ms = (*c)["metrics"];
     if (!ms.is_object() || !ms.contains(m.field) || ms[m.field].is_null()) {
       ++*missing;
@@ -219,7 +227,7 @@ std::vector<double> values_of(const Group& g, const CompareMetric& m, int* missi
 
 bool any_client_saturated(const Group& g) {
   for (const json* c : g.cells) {
-    if ((*c)["status"] != "ok" || !(*c)["metrics"].is_object()) continue;
+    if (!is_measured(*c) || !(*c)["metrics"].is_object()) continue;
     const json& ms = (*c)["metrics"];
     if (ms.contains("client_saturated") && ms["client_saturated"].is_boolean() &&
         ms["client_saturated"].get<bool>()) {
@@ -371,7 +379,8 @@ json status_row(const Group& g, const char* verdict, const std::string& note, co
   r["change_pct"] = nullptr;
   auto counts = [](const StatusCounts* s) -> json {
     if (s == nullptr) return nullptr;
-    return {{"ok", s->ok}, {"failed", s->failed}, {"skipped", s->skipped}};
+    return {{"ok", s->ok}, {"rate_not_met", s->rate_not_met}, {"failed", s->failed},
+            {"skipped", s->skipped}};
   };
   r["base_status"] = counts(b);
   r["new_status"] = counts(n);
@@ -438,8 +447,10 @@ std::string row_value(const json& r, const char* side) {
     if (!r.contains(key) || r[key].is_null()) return "-";
     const json& s = r[key];
     int ok = s["ok"], failed = s["failed"], skipped = s["skipped"];
+    int missed = s.value("rate_not_met", 0);
     std::string t;
     if (ok) t += std::to_string(ok) + " ok";
+    if (missed) t += (t.empty() ? "" : ", ") + std::to_string(missed) + " RATE NOT MET";
     if (failed) t += (t.empty() ? "" : ", ") + std::to_string(failed) + " failed";
     if (skipped) t += (t.empty() ? "" : ", ") + std::to_string(skipped) + " skipped";
     return t;
@@ -539,8 +550,9 @@ json load_for_compare(const std::string& path) {
       }
     }
     std::string st = c["status"].get<std::string>();
-    if (st != "ok" && st != "failed" && st != "skipped") {
-      throw CompareInputError(where + " has status \"" + st + "\"; expected ok, failed or skipped");
+    if (st != "ok" && st != kRateNotMet && st != "failed" && st != "skipped") {
+      throw CompareInputError(where + " has status \"" + st +
+                              "\"; expected ok, rate_not_met, failed or skipped");
     }
     for (const char* k : {"connections", "repetition"}) {
       if (!c.contains(k) || !c[k].is_number_integer()) {
@@ -550,8 +562,9 @@ json load_for_compare(const std::string& path) {
     if (!c.contains("params") || !c["params"].is_object()) {
       throw CompareInputError(where + " has no \"params\" object");
     }
-    if (st == "ok" && (!c.contains("metrics") || !c["metrics"].is_object())) {
-      throw CompareInputError(where + " is ok but has no \"metrics\" object");
+    if ((st == "ok" || st == kRateNotMet) &&
+        (!c.contains("metrics") || !c["metrics"].is_object())) {
+      throw CompareInputError(where + " is " + st + " but has no \"metrics\" object");
     }
     if (!seen.insert(c["id"].get<std::string>()).second) {
       throw CompareInputError(where + ": the id appears twice");
@@ -646,7 +659,7 @@ json compare_results(const json& base_doc, const json& new_doc, const CompareOpt
     auto it = next.by_key.find(b.key);
     StatusCounts bs = count_status(b);
     if (it == next.by_key.end()) {
-      if (bs.ok + bs.failed == 0) {
+      if (bs.ran() == 0) {
         ++skipped_both;  // skipped, and not in new either: nothing was lost
         continue;
       }
@@ -656,7 +669,7 @@ json compare_results(const json& base_doc, const json& new_doc, const CompareOpt
     }
     const Group& n = next.groups[it->second];
     StatusCounts ns = count_status(n);
-    const int b_ran = bs.ok + bs.failed, n_ran = ns.ok + ns.failed;
+    const int b_ran = bs.ran(), n_ran = ns.ran();
     if (b_ran == 0 && n_ran == 0) {
       ++skipped_both;
       continue;
@@ -672,33 +685,52 @@ json compare_results(const json& base_doc, const json& new_doc, const CompareOpt
     }
     ++matched;
     if (ns.failed > 0 || bs.failed > 0) {
-      if (ns.ok == 0 && bs.ok > 0) {
+      if (ns.measured() == 0 && bs.measured() > 0) {
         rows.push_back(status_row(
             b, "regressed",
-            "fails in new in " + reps(ns.failed, ns.failed + ns.ok) + ": " + ns.first_reason, &bs,
-            &ns));
+            "fails in new in " + reps(ns.failed, ns.ran()) + ": " + ns.first_reason, &bs, &ns));
       } else if (bs.failed == 0) {
         rows.push_back(status_row(b, "regressed",
-                                  "fails in new in " + reps(ns.failed, ns.failed + ns.ok) +
+                                  "fails in new in " + reps(ns.failed, ns.ran()) +
                                       " (never in base): " + ns.first_reason,
                                   &bs, &ns));
-      } else if (ns.failed == 0 || (bs.ok == 0 && ns.ok > 0)) {
+      } else if (ns.failed == 0 || (bs.measured() == 0 && ns.measured() > 0)) {
         rows.push_back(
             status_row(b, "improved",
-                       "failed in base in " + reps(bs.failed, bs.failed + bs.ok) +
-                           (ns.failed ? ", in new in " + reps(ns.failed, ns.failed + ns.ok)
+                       "failed in base in " + reps(bs.failed, bs.ran()) +
+                           (ns.failed ? ", in new in " + reps(ns.failed, ns.ran())
                                       : std::string(", never in new")) +
                            ": " + bs.first_reason,
                        &bs, &ns));
       } else {
         rows.push_back(status_row(b, "inconclusive",
-                                  "fails on both sides (base " +
-                                      reps(bs.failed, bs.failed + bs.ok) + ", new " +
-                                      reps(ns.failed, ns.failed + ns.ok) + "): " + ns.first_reason,
+                                  "fails on both sides (base " + reps(bs.failed, bs.ran()) +
+                                      ", new " + reps(ns.failed, ns.ran()) +
+                                      "): " + ns.first_reason,
                                   &bs, &ns));
       }
     }
-    if (bs.ok == 0 || ns.ok == 0) continue;
+    // Open loop: a cell that kept its schedule in base and misses it in new
+    // is a regression, whatever its other numbers say (an overloaded client
+    // can look faster than it is); the reverse is an improvement.
+    if (ns.rate_not_met > 0 && bs.rate_not_met == 0 && bs.ok > 0) {
+      rows.push_back(status_row(b, "regressed",
+                                "misses its rate in new in " + reps(ns.rate_not_met, ns.ran()) +
+                                    " (met in base): " + ns.first_rate_reason,
+                                &bs, &ns));
+    } else if (bs.rate_not_met > 0 && ns.rate_not_met == 0 && ns.ok > 0) {
+      rows.push_back(status_row(b, "improved",
+                                "missed its rate in base in " + reps(bs.rate_not_met, bs.ran()) +
+                                    ", met in new: " + bs.first_rate_reason,
+                                &bs, &ns));
+    } else if (bs.rate_not_met > 0 && ns.rate_not_met > 0) {
+      rows.push_back(status_row(b, "unchanged",
+                                "misses its rate on both sides (base " +
+                                    reps(bs.rate_not_met, bs.ran()) + ", new " +
+                                    reps(ns.rate_not_met, ns.ran()) + "): " + ns.first_rate_reason,
+                                &bs, &ns));
+    }
+    if (bs.measured() == 0 || ns.measured() == 0) continue;
     for (const CompareMetric* m : o.metrics) {
       json r = compare_metric(b, n, *m, o, base_path, new_path);
       // Not measured on either side (e.g. PSS of a huge process group): no row.
@@ -711,7 +743,7 @@ json compare_results(const json& base_doc, const json& new_doc, const CompareOpt
   for (const auto& n : next.groups) {
     if (base.by_key.count(n.key)) continue;
     StatusCounts ns = count_status(n);
-    if (ns.ok + ns.failed == 0) {
+    if (ns.ran() == 0) {
       ++skipped_both;
       continue;
     }

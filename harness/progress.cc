@@ -87,6 +87,9 @@ void Progress::end_cell(const json& record) {
   }
   if (record.value("status", "") == "failed") message("FAILED " + record.value("id", "") + ": " +
                                                      record["reason"].get<std::string>());
+  if (record.value("status", "") == kRateNotMet) {
+    message("RATE NOT MET " + record.value("id", "") + ": " + record["reason"].get<std::string>());
+  }
   draw(true);
 }
 

@@ -177,12 +177,25 @@ std::string headline(const json& cell) {
     return "FAILED: " + why;
   }
   std::string s;
+  if (status == kRateNotMet) {
+    // Measured, but not at the rate asked: the numbers follow the verdict.
+    s = "RATE NOT MET";
+    if (auto f = metric(cell, "rate_missed_fraction")) {
+      s += " (" + fmt("%.1f", *f * 100) + " % of due requests not sent on schedule)";
+    }
+    s += ": ";
+  }
   if (auto r = metric(cell, "requests_per_s")) s += format_rate(*r) + " req/s";
   if (auto p = metric(cell, "p99_ns")) s += ", p99 " + format_ns(*p);
   if (auto c = metric(cell, "server_cpu_us_per_request")) s += ", " + fmt("%.1f", *c) + " µs CPU/req";
   const json& m = cell.contains("metrics") && cell["metrics"].is_object() ? cell["metrics"] : json::object();
   if (m.contains("bound") && m["bound"].is_string()) s += ", " + m["bound"].get<std::string>();
   return s.empty() ? "ok" : s;
+}
+
+bool is_measured(const json& cell) {
+  const std::string st = cell.value("status", "");
+  return st == "ok" || st == kRateNotMet;
 }
 
 std::string summary_tables(const json& doc, TableMetric what) {
@@ -227,16 +240,25 @@ std::string summary_tables(const json& doc, TableMetric what) {
           continue;
         }
         any = true;
+        // Cells that missed their rate were measured: their numbers are
+        // shown, marked so they are not read as the strategy's at that rate.
         std::vector<const json*> ok;
-        int failed = 0, skipped = 0;
+        int failed = 0, skipped = 0, missed = 0;
         for (const json* c : it->second) {
           std::string st = c->value("status", "");
-          if (st == "ok") ok.push_back(c);
+          if (is_measured(*c)) ok.push_back(c);
+          if (st == kRateNotMet) ++missed;
           if (st == "failed") ++failed;
           if (st == "skipped") ++skipped;
         }
         if (!ok.empty()) {
-          row.push_back(metric_text(ok, what) + bound_marker(ok) +
+          std::string rate_mark;
+          if (missed) {
+            rate_mark = missed == static_cast<int>(ok.size())
+                            ? " RATE NOT MET"
+                            : " (" + std::to_string(missed) + " RATE NOT MET)";
+          }
+          row.push_back(metric_text(ok, what) + bound_marker(ok) + rate_mark +
                         (failed ? " (" + std::to_string(failed) + " FAILED)" : ""));
         } else if (failed) {
           row.push_back("FAILED");
@@ -278,17 +300,25 @@ std::string summary_tables(const json& doc, TableMetric what) {
              "  the load generator more CPUs or hosts (--hosts, --loadgen-ranks; docs/distributed.md)\n";
     }
   }
-  // The reasons: every failure, and each distinct skip reason once.
-  std::vector<std::string> failures;
+  // The reasons: every failure and missed rate, and each distinct skip
+  // reason once.
+  std::vector<std::string> failures, rate_misses;
   std::map<std::string, int> skips;
   std::vector<std::string> skip_order;
   for (const auto& c : cells) {
     std::string st = c.value("status", "");
     std::string reason = c["reason"].is_string() ? c["reason"].get<std::string>() : "";
     if (st == "failed") failures.push_back(c.value("id", "?") + ": " + reason);
+    if (st == kRateNotMet) rate_misses.push_back(c.value("id", "?") + ": " + reason);
     if (st == "skipped") {
       if (skips[reason]++ == 0) skip_order.push_back(reason);
     }
+  }
+  if (!rate_misses.empty()) {
+    out << "\nRATE NOT MET (" << rate_misses.size()
+        << "): open-loop cells whose schedule was missed; their latency includes the backlog "
+           "(censored where no reply came), their throughput is what got through\n";
+    for (const auto& f : rate_misses) out << "  " << f << "\n";
   }
   if (!failures.empty()) {
     out << "\nFAILED (" << failures.size() << "):\n";
@@ -327,10 +357,11 @@ std::string document_header(const json& doc, const std::string& path) {
   out << "  build " << str(e, "build_type") << " (sanitizer " << str(e, "sanitizer") << "), "
       << str(e, "compiler") << ", commit " << commit.substr(0, 12)
       << (e.value("git_dirty", json()).is_boolean() && e["git_dirty"].get<bool>() ? " (dirty)" : "") << "\n";
-  int ok = 0, failed = 0, skipped = 0;
+  int ok = 0, failed = 0, skipped = 0, missed = 0;
   for (const auto& c : doc["cells"]) {
     std::string st = c.value("status", "");
     ok += st == "ok";
+    missed += st == kRateNotMet;
     failed += st == "failed";
     skipped += st == "skipped";
   }
@@ -338,7 +369,9 @@ std::string document_header(const json& doc, const std::string& path) {
       << (doc["finished"].is_string() ? "finished " + doc["finished"].get<std::string>()
                                       : std::string("NOT FINISHED (interrupted or running; --resume continues it)"))
       << "\n";
-  out << "  cells: " << ok << " ok, " << failed << " failed, " << skipped << " skipped\n";
+  out << "  cells: " << ok << " ok, ";
+  if (missed) out << missed << " RATE NOT MET, ";
+  out << failed << " failed, " << skipped << " skipped\n";
   return out.str();
 }
 

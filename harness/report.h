@@ -22,15 +22,26 @@ bool parse_table_metric(const std::string& name, TableMetric* out);
 inline constexpr const char* kTableMetricNames = "requests, latency, cpu, memory, bandwidth";
 
 // One table per workload (strategies down, connection counts across; the
-// median over repetitions), then the failed cells with their reasons and the
-// skip reasons. Failures are marked FAILED, skips "skip", missing cells "-".
+// median over repetitions), then the cells that missed their rate and the
+// failed cells with their reasons, and the skip reasons. Failures are marked
+// FAILED, missed rates RATE NOT MET (next to their numbers), skips "skip",
+// missing cells "-".
 std::string summary_tables(const json& doc, TableMetric metric = TableMetric::kRequests);
 
 // The header of `muxbench show`: where, when, what build, how many cells.
 std::string document_header(const json& doc, const std::string& path);
 
-// "45.1k req/s, p99 120µs" for an ok cell; the status and reason otherwise.
+// The status of an open-loop cell that ran cleanly but missed its schedule
+// (cell_observation.h, cell_verdict): shown as "RATE NOT MET" everywhere.
+inline constexpr const char* kRateNotMet = "rate_not_met";
+
+// "45.1k req/s, p99 120µs" for an ok cell; "RATE NOT MET (57.4 % ...): 455
+// req/s, ..." for a cell that missed its rate; the status and reason
+// otherwise.
 std::string headline(const json& cell);
+
+// True for cells whose metrics stand: ok, and rate_not_met.
+bool is_measured(const json& cell);
 
 std::string format_rate(double per_s);     // 812, 45.1k, 1.23M
 std::string format_ns(double ns);          // 850ns, 120µs, 1.2ms, 2.1s

@@ -12,8 +12,14 @@
 // the start of the warm-up, T0, for all. Warm-up [T0, T0+warmup): requests
 // flow, nothing is recorded but the time series. Measurement
 // [T0+warmup, T0+warmup+duration): a request counts when its intended send
-// time falls in it. Drain: nothing new is sent; the requests still in flight
-// get at most --timeout to complete.
+// time falls in it. Drain, at most --timeout: the requests still in flight
+// complete; open loop, the backlog (requests due in the window but not yet
+// sent, because the server or the client fell behind) is still sent, as wrk2
+// does, so that every request due in the window gets a latency. What the
+// drain could not send or bring back is *censored*: recorded with the time
+// it had waited by the end, a lower bound of its latency (open loop only;
+// without it the slowest requests of an overloaded run would be left out of
+// the corrected latency: coordinated omission again).
 #pragma once
 
 #include <pthread.h>
@@ -70,6 +76,8 @@ struct Config {
   std::string json_path;           // "" no JSON, "-" stdout
   bool quiet = false;
   std::string dump_dir;            // tests: every measured latency into DIR/latency-rank<R>.txt
+  // Where the ephemeral port range is read (tests give a file with odd values).
+  std::string port_range_path = "/proc/sys/net/ipv4/ip_local_port_range";
 
   // Under mpirun the flags give totals over all ranks (ranks.h); connections,
   // active and rate above are then this rank's share (split_for_rank), which
@@ -149,7 +157,9 @@ struct WorkerResult {
   int active = 0;
 
   Histogram latency;              // measured requests: closed loop from send, open loop from intended send
-  Histogram latency_uncorrected;  // open loop: from the actual send
+                                  // (open loop: censored requests included, as lower bounds)
+  Histogram latency_censored;     // open loop: the censored values alone (also in `latency`)
+  Histogram latency_uncorrected;  // open loop: from the actual send (completed requests only)
   Histogram send_lag;             // open loop: actual minus intended send time
   Histogram connect_latency;      // every successful connect, all phases
 
@@ -160,8 +170,14 @@ struct WorkerResult {
   std::uint64_t completed = 0;    // verified + mismatched
   std::uint64_t verified = 0;
   std::uint64_t mismatched = 0;
-  std::uint64_t lost = 0;         // sent but never completed (connection failed, timed out)
-  std::uint64_t unsent = 0;       // open loop: due in the window but never sent (backlog at the end)
+  std::uint64_t lost = 0;         // sent, never completed (failed, timed out, cut off by the drain)
+  // Open loop. due = sent + unsent; sent = completed + lost; every due
+  // request has a latency: completed ones their own, the others (unsent +
+  // lost) a censored lower bound, so latency.count() == due.
+  std::uint64_t due = 0;          // intended send time in the window
+  std::uint64_t sent_in_drain = 0;  // measured, but sent after the window (the backlog)
+  std::uint64_t unsent = 0;       // due in the window but never sent, not even in the drain
+  std::uint64_t censored = 0;     // unsent + lost: recorded as (end - intended), a lower bound
   // Replies that completed while the measurement lasted, whatever their
   // intended send time: the achieved throughput (equal to `completed` up to
   // boundary effects, unless an open-loop client fell behind its schedule).

@@ -32,6 +32,7 @@
 #include "loadgen.h"
 #include "muxbench/net.h"
 #include "muxbench/timestamp.h"
+#include "port_range.h"
 #include "ranks.h"
 #include "report.h"
 #include "wire.h"
@@ -102,13 +103,6 @@ std::vector<int> parse_cpu_list(const std::string& text) {
   }
   if (cpus.empty()) bad("no CPU given");
   return cpus;
-}
-
-std::pair<int, int> ephemeral_port_range() {
-  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
-  int lo = 0, hi = 0;
-  if (f >> lo >> hi && lo > 0 && hi >= lo) return {lo, hi};
-  return {32768, 60999};  // the kernel's default
 }
 
 std::string seconds_text(double s) {
@@ -196,6 +190,9 @@ Config parse_args(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--json", cfg.json_path, "Write the report as JSON to FILE ('-': stdout)");
   app.add_flag("--quiet", cfg.quiet, "No progress lines or summary on stderr/stdout");
+  app.add_option("--port-range-file", cfg.port_range_path,
+                 "Tests: read the ephemeral port range from FILE instead of the sysctl")
+      ->group("");
   app.add_option("--dump-latencies", cfg.dump_dir,
                  "Tests: write every measured latency (ns, one per line) to "
                  "DIR/latency-rank<R>.txt, and the pid to DIR/pid-rank<R>.txt")
@@ -384,9 +381,13 @@ int Runner::prepare() {
   ::getrlimit(RLIMIT_NOFILE, &rl);
   run_.nofile_hard = rl.rlim_max == RLIM_INFINITY ? -1 : static_cast<long>(rl.rlim_max);
   const long need = static_cast<long>(cfg_.connections) + 32 + 2L * cfg_.threads_used;
-  auto [port_lo, port_hi] = ephemeral_port_range();
-  run_.port_range_lo = port_lo;
-  run_.port_range_hi = port_hi;
+  const PortRange ports = read_port_range(cfg_.port_range_path);
+  run_.port_range_lo = ports.lo;
+  run_.port_range_hi = ports.hi;
+  if (!ports.problem.empty()) {
+    run_.warnings.push_back(ports.problem);
+    std::fprintf(stderr, "muxbench-loadgen: %s\n", ports.problem.c_str());
+  }
   if (run_.nofile_soft >= 0 && run_.nofile_soft < need) {
     run_.ok = false;
     run_.failure_reason = "--connections " + std::to_string(cfg_.connections) + " needs about " +
@@ -414,12 +415,8 @@ int Runner::prepare() {
   // (TIME_WAIT). The whole of 127.0.0.0/8 is local, so spread over 127.x.y.z,
   // a /16 per rank (127.1/16 for rank 0, 127.2/16 for rank 1, ...); a remote
   // target gets the kernel's choice of source.
-  const int ports = port_hi - port_lo + 1;
-  int want_sources = 1;
-  if (cfg_.reconnect) want_sources = 64;
-  if (cfg_.connections > ports * 3 / 4) {
-    want_sources = std::max(want_sources, (cfg_.connections + ports / 2 - 1) / (ports / 2));
-  }
+  const int want_sources =
+      source_addresses_needed(cfg_.connections, ports.count(), cfg_.reconnect);
   if (want_sources > 1 && is_loopback(cfg_.target)) {
     if (cfg_.target.family() == AF_INET) {
       const std::uint32_t base = 0x7f000001u + (static_cast<std::uint32_t>(1 + cfg_.rank % 254) << 16);
@@ -632,7 +629,8 @@ void Runner::measure() {
 // The workers stop by themselves within --timeout; a signal here is noted
 // (the report follows anyway), a second one abandons the report.
 void Runner::drain() {
-  progress("drain: waiting for replies in flight (at most %s)", seconds_text(cfg_.timeout_s).c_str());
+  progress("drain: waiting for replies in flight%s (at most %s)",
+           cfg_.open_loop() ? " and sending the backlog" : "", seconds_text(cfg_.timeout_s).c_str());
   while (ctl_.finished.load() < cfg_.threads_used) {
     if (sleep_until(mono_ns() + 100'000'000, signals_) == Woke::kStop) {
       if (g_world.mpi) terminated("the drain");

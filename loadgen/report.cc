@@ -65,9 +65,10 @@ namespace {
 
 // The report of one merged run: every worker of every rank.
 json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerResult>& workers) {
-  Histogram latency, latency_unc, send_lag, connect_latency;
+  Histogram latency, latency_unc, latency_censored, send_lag, connect_latency;
   ErrorCounts by_phase[kPhases];
   std::uint64_t sent = 0, completed = 0, verified = 0, mismatched = 0, lost = 0, unsent = 0;
+  std::uint64_t due = 0, sent_in_drain = 0, censored = 0;
   std::uint64_t in_window = 0;
   std::uint64_t bytes_sent = 0, bytes_received = 0;
   std::uint64_t c_attempted = 0, c_established = 0, c_failed = 0, c_ramp = 0;
@@ -77,6 +78,7 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
   for (const WorkerResult& w : workers) {
     latency.merge(w.latency);
     latency_unc.merge(w.latency_uncorrected);
+    latency_censored.merge(w.latency_censored);
     send_lag.merge(w.send_lag);
     connect_latency.merge(w.connect_latency);
     for (int p = 0; p < kPhases; ++p) by_phase[p] += w.errors[p];
@@ -87,6 +89,9 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
     mismatched += w.mismatched;
     lost += w.lost;
     unsent += w.unsent;
+    due += w.due;
+    sent_in_drain += w.sent_in_drain;
+    censored += w.censored;
     bytes_sent += w.bytes_sent;
     bytes_received += w.bytes_received;
     c_attempted += w.connect_attempted;
@@ -247,10 +252,25 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
         " source address(es). Use fewer connections or a lower reconnect rate, or widen the "
         "port range.");
   }
-  if (cfg.open_loop() && unsent > 0) {
-    warnings.push_back(std::to_string(unsent) +
-                       " requests due in the measurement were never sent (--pipeline limit with "
-                       "a slow server, or the client fell behind): the target rate was not met");
+  // Open loop: the schedule was missed by every request due in the window
+  // that was not sent within it (sent late in the drain, or never).
+  const std::uint64_t missed = sent_in_drain + unsent;
+  if (open && missed > 0) {
+    char pct[32];
+    std::snprintf(pct, sizeof pct, "%.2f",
+                  due > 0 ? 100.0 * static_cast<double>(missed) / static_cast<double>(due) : 100.0);
+    warnings.push_back(std::to_string(missed) + " of " + std::to_string(due) +
+                       " requests due in the measurement (" + pct +
+                       " %) were not sent on schedule: " + std::to_string(sent_in_drain) +
+                       " sent late in the drain, " + std::to_string(unsent) +
+                       " never sent (--pipeline limit with a slow server, or the client fell "
+                       "behind): the target rate was not met");
+  }
+  if (open && censored > 0) {
+    warnings.push_back(std::to_string(censored) +
+                       " requests due in the measurement got no reply by the end of the drain "
+                       "(never sent, or lost); their latency is censored: recorded as the time "
+                       "they had waited, a lower bound (latency_censored)");
   }
   if (cpu_known && busiest >= kSaturatedBusyFraction) {
     warnings.push_back("client_saturated: a load-generator thread was busy " +
@@ -317,6 +337,7 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
         {"completed", completed},
         {"completed_in_window", in_window},
         {"lost", lost},
+        {"censored", censored},
         {"bytes_sent", bytes_sent},
         {"bytes_received", bytes_received}}},
       {"throughput",
@@ -326,14 +347,24 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
       {"rate", open ? json{{"target_per_s", cfg.total_rate},
                            {"achieved_per_s",
                             rate_or_null(static_cast<double>(in_window), measure_s)},
-                           {"sent_per_s", rate_or_null(static_cast<double>(sent), measure_s)},
+                           {"sent_per_s",
+                            rate_or_null(static_cast<double>(sent - sent_in_drain), measure_s)},
                            {"per_connection_per_s",
                             cfg.total_active > 0 ? json(cfg.total_rate / cfg.total_active)
                                                  : json(nullptr)},
+                           {"due", due},
+                           {"sent_in_window", sent - sent_in_drain},
+                           {"sent_in_drain", sent_in_drain},
                            {"unsent", unsent},
+                           {"missed", missed},
+                           {"missed_fraction",
+                            due > 0 ? json(static_cast<double>(missed) / static_cast<double>(due))
+                                    : json(nullptr)},
+                           {"censored", censored},
                            {"send_lag", latency_json(send_lag)}}
                     : json(nullptr)},
       {"latency", latency_json(latency)},
+      {"latency_censored", open ? latency_json(latency_censored) : json(nullptr)},
       {"latency_uncorrected", open ? latency_json(latency_unc) : json(nullptr)},
       {"errors", error_json(errors)},
       {"errors_by_phase", std::move(phases_errors)},
@@ -385,12 +416,15 @@ RunInfo merge_runs(const std::vector<RankResult>& ranks) {
 // One entry per rank: who it was, its share, and how it fared.
 json rank_json(const Config& cfg, const RankResult& r) {
   Histogram latency;
-  std::uint64_t completed = 0, in_window = 0, errors = 0;
+  std::uint64_t completed = 0, in_window = 0, errors = 0, due = 0, missed = 0, censored = 0;
   double user = 0, sys = 0, busiest = 0;
   bool cpu_known = false;
   for (const WorkerResult& w : r.workers) {
     latency.merge(w.latency);
     completed += w.completed;
+    due += w.due;
+    missed += w.sent_in_drain + w.unsent;
+    censored += w.censored;
     in_window += w.completed_in_window;
     errors += w.errors[kRamp].total() + w.errors[kMeasure].total();
     if (w.cpu_valid && w.measure_wall_s > 0) {
@@ -414,6 +448,9 @@ json rank_json(const Config& cfg, const RankResult& r) {
       {"threads", r.workers.size()},
       {"completed", completed},
       {"completed_in_window", in_window},
+      {"due", cfg.open_loop() ? json(due) : json(nullptr)},
+      {"missed", cfg.open_loop() ? json(missed) : json(nullptr)},
+      {"censored", cfg.open_loop() ? json(censored) : json(nullptr)},
       {"errors", errors},
       {"cpu_user_s", cpu_known ? json(user) : json(nullptr)},
       {"cpu_sys_s", cpu_known ? json(sys) : json(nullptr)},
@@ -518,10 +555,19 @@ void print_summary(std::FILE* out, const json& r) {
                    : fmt_num(json(r["throughput"]["bytes_per_s"].get<double>() / 1e6), "%.1f")
                          .c_str());
   if (!r["rate"].is_null()) {
-    std::fprintf(out, "  rate       target %s/s, achieved %s/s, unsent %s\n",
-                 fmt_num(r["rate"]["target_per_s"]).c_str(),
-                 fmt_num(r["rate"]["achieved_per_s"]).c_str(),
-                 fmt_num(r["rate"]["unsent"]).c_str());
+    const json& rt = r["rate"];
+    std::fprintf(out,
+                 "  rate       target %s/s, achieved %s/s; due %s: sent %s in the window, %s late "
+                 "in the drain, %s never\n",
+                 fmt_num(rt["target_per_s"]).c_str(), fmt_num(rt["achieved_per_s"]).c_str(),
+                 fmt_num(rt["due"]).c_str(), fmt_num(rt["sent_in_window"]).c_str(),
+                 fmt_num(rt["sent_in_drain"]).c_str(), fmt_num(rt["unsent"]).c_str());
+    if (rt["censored"].get<std::uint64_t>() > 0) {
+      std::fprintf(out,
+                   "  censored   %s requests without a reply: latency recorded as at least the "
+                   "time they waited\n",
+                   fmt_num(rt["censored"]).c_str());
+    }
     print_latency(out, "latency", r["latency"]);
     print_latency(out, "(uncorr.)", r["latency_uncorrected"]);
   } else {

@@ -125,7 +125,11 @@ void each_worker_field(IO& io, W& w) {
   io(w.verified);
   io(w.mismatched);
   io(w.lost);
+  io(w.due);
+  io(w.sent_in_drain);
   io(w.unsent);
+  io(w.censored);
+  io(w.latency_censored);
   io(w.completed_in_window);
   io(w.bytes_sent);
   io(w.bytes_received);

@@ -104,6 +104,7 @@ struct Conn {
   std::uint32_t last_off = ~0u;
   std::uint32_t backoff_ms = kBackoffMinMs;
   std::uint64_t next_i = 0;     // open loop: index of the next request in this connection's schedule
+  std::uint64_t end_i = 0;      // open loop, from the measurement's end: first index at or after it
   Nanos connect_start = 0;
   Nanos retry_at = 0;
   Nanos cycle_start = 0;
@@ -231,8 +232,17 @@ class Worker {
                                    static_cast<double>(i) * static_cast<double>(cfg_.active)) *
                                       ns_per_request_);
   }
-  // First schedule index of `c` whose intended time is >= t.
+  // First schedule index of `c` whose intended time is >= t (exactly as
+  // intended_of() computes it: the boundaries of "measured" and of `due`
+  // agree to the request).
   std::uint64_t first_index_at(const Conn& c, Nanos t) const;
+  // The drain (open loop): requests of the window still to send.
+  bool has_backlog(const Conn& c) const { return drain_sends_ && c.next_i < c.end_i; }
+  bool backlog_left(Nanos now) const;
+  void kick_backlog(Conn& c, Nanos now);
+  // Records a measured request that got no reply as waiting since its
+  // intended time until `end`: a lower bound of its latency (open loop).
+  void censor(Nanos intended, Nanos end);
   Nanos tick_time(std::uint64_t n) const {
     const Conn& c = *actives_[n % actives_.size()];
     return intended_of(c, n / actives_.size());
@@ -285,6 +295,7 @@ class Worker {
   bool measuring_ = false;
   bool measure_begun_ = false;
   bool measure_done_ = false;
+  bool drain_sends_ = false;          // open loop: the drain still sends the window's backlog
   Nanos measure_began_at_ = 0;
 
   int connecting_ = 0;
@@ -515,10 +526,14 @@ void Worker::fail(Conn& c, Err kind, Nanos now) {
   drop(c, now);
 }
 
-// Closes a failed connection: its requests in flight are lost.
+// Closes a failed connection: its requests in flight are lost (open loop:
+// censored at the time they had waited so far).
 void Worker::drop(Conn& c, Nanos now) {
   for (std::uint16_t k = 0; k < c.ring_count; ++k) {
-    if (c.ring[(c.ring_head + k) % cfg_.pipeline].measured) ++out_.lost;
+    const Slot& s = c.ring[(c.ring_head + k) % cfg_.pipeline];
+    if (!s.measured) continue;
+    ++out_.lost;
+    censor(s.intended, now);
   }
   close_conn(c);
   schedule_retry(c, now);
@@ -526,7 +541,15 @@ void Worker::drop(Conn& c, Nanos now) {
 
 void Worker::close_conn(Conn& c) {
   if (c.state == State::kConnecting) --connecting_;
-  if (c.cycle_set && !c.reconnect_sent) --pending_cycles_;
+  if (c.cycle_set && !c.reconnect_sent) {
+    --pending_cycles_;
+    // --reconnect, open loop: the request of this cycle (its schedule index
+    // already taken) was never written: unsent, and censored.
+    if (cfg_.open_loop() && c.cycle_intended >= warm_end_ && c.cycle_intended < meas_end_) {
+      ++out_.unsent;
+      censor(c.cycle_intended, mono_ns());
+    }
+  }
   if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
   c.fd = -1;
   ++c.gen;
@@ -562,6 +585,7 @@ void Worker::maybe_start_cycle(Conn& c, Nanos now) {
   if (cfg_.open_loop()) {
     const Nanos t = intended_of(c, c.next_i);
     if (t > now || t >= meas_end_) return;
+    if (measure_done_ && (!drain_sends_ || now >= drain_deadline_)) return;
     ++c.next_i;
     start_connect(c, true, t);
   } else {
@@ -582,7 +606,8 @@ void Worker::scan(Nanos now) {
         }
         break;
       case State::kRetry:
-        if (now < c.retry_at || t0_ == kNever || now >= meas_end_) break;
+        if (now < c.retry_at || t0_ == kNever) break;
+        if (now >= meas_end_ && !(has_backlog(c) && now < drain_deadline_)) break;
         if (cfg_.reconnect) {
           c.state = State::kNew;
           maybe_start_cycle(c, now);
@@ -597,7 +622,10 @@ void Worker::scan(Nanos now) {
   if (ramping_) {
     for (Conn& c : conns_) check(c);
   } else {
-    for (Conn* c : actives_) check(*c);
+    for (Conn* c : actives_) {
+      check(*c);
+      if (measure_done_) kick_backlog(*c, now);
+    }
   }
 }
 
@@ -613,13 +641,15 @@ bool Worker::may_start(const Conn& c, std::uint32_t started, Nanos now, Nanos* i
       return true;
     }
   }
-  if (measure_done_) return false;  // the drain sends nothing new
   if (cfg_.open_loop()) {
+    // In the drain, only the window's backlog, and only until the deadline.
+    if (measure_done_ && (!drain_sends_ || now >= drain_deadline_)) return false;
     const Nanos t = intended_of(c, c.next_i + started);
     if (t > now || t >= meas_end_) return false;
     *intended = t;
     return true;
   }
+  if (measure_done_) return false;  // closed loop: the drain sends nothing new
   if (now < t0_ || now >= meas_end_) return false;
   *intended = now;
   return true;
@@ -717,7 +747,10 @@ void Worker::pump(Conn& c) {
         s.whole = false;
         s.end_pos = 0;
         s.measured = pc.intended >= warm_end_ && pc.intended < meas_end_;
-        if (s.measured) ++out_.sent;
+        if (s.measured) {
+          ++out_.sent;
+          if (now >= meas_end_) ++out_.sent_in_drain;
+        }
         if (cfg_.reconnect) {
           if (c.cycle_set) {
             s.sent = c.cycle_start;  // the request began with its connect()
@@ -780,7 +813,41 @@ void Worker::run_ticks(Nanos now) {
 std::uint64_t Worker::first_index_at(const Conn& c, Nanos t) const {
   const double x = ((static_cast<double>(t - t0_) - offset_ns_) / ns_per_request_ - c.active_rank) /
                    static_cast<double>(cfg_.active);
-  return x <= 0 ? 0 : static_cast<std::uint64_t>(std::ceil(x));
+  std::uint64_t i = x <= 0 ? 0 : static_cast<std::uint64_t>(std::ceil(x));
+  // The division rounds; intended_of() decides.
+  while (i > 0 && intended_of(c, i - 1) >= t) --i;
+  while (intended_of(c, i) < t) ++i;
+  return i;
+}
+
+bool Worker::backlog_left(Nanos now) const {
+  if (!drain_sends_ || now >= drain_deadline_) return false;
+  for (const Conn* c : actives_) {
+    if (!has_backlog(*c) || c->state == State::kDead) continue;
+    if (c->state == State::kRetry && c->retry_at >= drain_deadline_) continue;
+    return true;
+  }
+  return false;
+}
+
+// The drain: gets a connection with backlog sending again (a pump for an
+// open one with room in its pipeline; --reconnect, the next cycle).
+void Worker::kick_backlog(Conn& c, Nanos now) {
+  if (!has_backlog(c) || now >= drain_deadline_) return;
+  if (c.state == State::kOpen) {
+    pump(c);
+  } else if (cfg_.reconnect && c.state == State::kNew) {
+    maybe_start_cycle(c, now);
+  }
+}
+
+void Worker::censor(Nanos intended, Nanos end) {
+  if (!cfg_.open_loop()) return;  // closed loop: no schedule, nothing was due
+  const auto v = static_cast<std::uint64_t>(std::max<Nanos>(end - intended, 0));
+  ++out_.censored;
+  out_.latency.record(v);
+  out_.latency_censored.record(v);
+  if (dump_) out_.raw_latency.push_back(v);
 }
 
 // -------------------------------------------------------------------- replies
@@ -1016,6 +1083,13 @@ void Worker::end_measure(Nanos now) {
     ++out_.open_at_measure_end;
     if (c.active) ++out_.active_open_at_measure_end;
   }
+  // Open loop: what was due in the window and is not sent yet goes out now,
+  // as fast as the pipeline allows, until the drain's deadline.
+  if (cfg_.open_loop() && meas_end_ > warm_end_) {
+    for (Conn* c : actives_) c->end_i = first_index_at(*c, meas_end_);
+    drain_sends_ = true;
+    for (Conn* c : actives_) kick_backlog(*c, now);
+  }
 }
 
 void Worker::roll_interval(Nanos now) {
@@ -1050,24 +1124,35 @@ void Worker::flush_interval() {
 void Worker::finish() {
   const Nanos now = mono_ns();
   out_.drained_at = now;
+  // Open loop: what was due in the window and never sent, not even in the
+  // drain, waited from its intended time until now at least.
   if (cfg_.open_loop() && t0_ != kNever && meas_end_ > warm_end_) {
     for (Conn* c : actives_) {
-      const std::uint64_t from = std::max(c->next_i, first_index_at(*c, warm_end_));
-      const std::uint64_t to = first_index_at(*c, meas_end_);
-      if (to > from) out_.unsent += to - from;
+      const std::uint64_t first = first_index_at(*c, warm_end_);
+      const std::uint64_t end = first_index_at(*c, meas_end_);
+      out_.due += end - first;
+      for (std::uint64_t i = std::max(c->next_i, first); i < end; ++i) {
+        ++out_.unsent;
+        censor(intended_of(*c, i), now);
+      }
     }
   }
-  // Whatever the drain did not bring back timed out.
+  // Whatever the drain did not bring back is lost (open loop: censored). It
+  // timed out when it had waited --timeout since its send; a request the
+  // drain sent late may simply have been cut off by the drain's end.
   for (Conn& c : conns_) {
     if (c.state == State::kOpen && c.ring_count > 0) {
       bool measured = false;
+      bool timed_out = !cfg_.open_loop();
       for (std::uint16_t k = 0; k < c.ring_count; ++k) {
-        if (c.ring[(c.ring_head + k) % cfg_.pipeline].measured) {
-          measured = true;
-          ++out_.lost;
-        }
+        const Slot& s = c.ring[(c.ring_head + k) % cfg_.pipeline];
+        if (!s.measured) continue;
+        measured = true;
+        ++out_.lost;
+        censor(s.intended, now);
+        if (now - s.sent >= timeout_ns_) timed_out = true;
       }
-      if (measured) count_error(kRequestTimeout, now, true);
+      if (measured && timed_out) count_error(kRequestTimeout, now, true);
     }
     if (c.fd >= 0) close_conn(c);
   }
@@ -1096,7 +1181,8 @@ void Worker::run() {
   Nanos now = mono_ns();
   for (;;) {
     tick_phases(now);
-    if (measure_done_ && ((inflight_ == 0 && pending_cycles_ == 0) || now >= drain_deadline_)) {
+    if (measure_done_ && (now >= drain_deadline_ ||
+                          (inflight_ == 0 && pending_cycles_ == 0 && !backlog_left(now)))) {
       break;
     }
     if (cfg_.open_loop() && !measure_done_) run_ticks(now);

@@ -109,39 +109,53 @@ class Point:
         return [c for c in self.cells if c.status == "ok"]
 
     @property
+    def measured_cells(self):
+        """The repetitions whose numbers stand: ok, and those that ran but
+        missed their open-loop rate (drawn, hollow)."""
+        return [c for c in self.cells if c.measured]
+
+    @property
+    def rate_missed(self):
+        """True when a repetition missed its open-loop rate."""
+        return any(c.rate_missed for c in self.cells)
+
+    @property
     def not_ok_cells(self):
         return [c for c in self.cells if c.status != "ok"]
 
     @property
     def status(self):
-        """'ok' (every repetition ok), 'partial' (some ok), 'failed' (none ok,
+        """'ok' (every repetition ok), 'rate_not_met' (every one measured, some
+        missed the rate), 'partial' (some measured), 'failed' (none measured,
         at least one failed) or 'skipped' (all skipped)."""
-        ok = len(self.ok_cells)
-        if ok == len(self.cells):
-            return "ok"
-        if ok:
+        measured = len(self.measured_cells)
+        if measured == len(self.cells):
+            return "rate_not_met" if self.rate_missed else "ok"
+        if measured:
             return "partial"
         if any(c.status == "failed" for c in self.cells):
             return "failed"
         return "skipped"
 
     def stat(self, metric, scale=1.0):
-        """Median, min and max of a metric over the ok repetitions that have it."""
-        vals = [v * scale for v in (c.metric(metric) for c in self.ok_cells) if v is not None]
+        """Median, min and max of a metric over the measured repetitions that
+        have it."""
+        vals = [v * scale for v in (c.metric(metric) for c in self.measured_cells)
+                if v is not None]
         if not vals:
             return None
         return Stat(median(vals), min(vals), max(vals), len(vals))
 
     def any_flag(self, metric):
-        return any(c.metrics.get(metric) is True for c in self.ok_cells)
+        return any(c.metrics.get(metric) is True for c in self.measured_cells)
 
     def bound(self):
         """Which side limited this point (the cells' `bound` metric: server-bound,
-        client-bound, both, neither): the class most of the ok repetitions
-        have; a tie goes to the class that says the least for the server
+        client-bound, both, neither): the class most of the measured
+        repetitions have; a tie goes to the class that says the least for the server
         (both, then client-bound), so a point is never called the server's
         on a coin flip. None when no repetition classified itself."""
-        votes = [c.metrics.get("bound") for c in self.ok_cells]
+        votes = [c.metrics.get("bound") for c in self.measured_cells]
         votes = [v for v in votes if v in BOUND_CLASSES]
         if not votes:
             return None
@@ -257,6 +271,8 @@ class Series:
     n: list
     label: str | None = None     # legend label when it is not the strategy name
     bound: list = field(default_factory=list)   # per point: Point.bound(), or None
+    # Per point: a repetition there missed its open-loop rate (drawn hollow).
+    missed: list = field(default_factory=list)
 
     @property
     def name(self):
@@ -290,12 +306,13 @@ def build_series(points, metric, x_of=lambda p: p.connections, scale=1.0):
             s.hi.append(st.max)
             s.n.append(st.n)
             s.bound.append(p.bound())
+            s.missed.append(p.rate_missed)
         for kind in ("failed", "skipped"):
             bad = [c for c in p.cells if c.status == kind]
             if bad:
                 marks.append(Mark(p.strategy, p.family, x, kind,
                                   [(c.id, c.reason or "no reason recorded") for c in bad]))
-        missing = [c for c in p.ok_cells if c.metric(metric) is None]
+        missing = [c for c in p.measured_cells if c.metric(metric) is None]
         if missing and st is None:
             marks.append(Mark(p.strategy, p.family, x, "no data",
                               [(c.id, f"{metric} not measured") for c in missing]))
@@ -303,6 +320,6 @@ def build_series(points, metric, x_of=lambda p: p.connections, scale=1.0):
                     key=lambda s: style.strategy_sort_key(s.strategy, s.family))
     for s in series:
         order = sorted(range(len(s.x)), key=lambda i: s.x[i])
-        for attr in ("x", "y", "lo", "hi", "n", "bound"):
+        for attr in ("x", "y", "lo", "hi", "n", "bound", "missed"):
             setattr(s, attr, [getattr(s, attr)[i] for i in order])
     return series, marks

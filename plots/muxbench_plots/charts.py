@@ -12,6 +12,10 @@ Conventions shared by all charts:
   no data) in the strategy's colour: never silently dropped;
 - a letter over a point says which side limited it (S server-bound, C
   client-bound, SC both; none for neither), from the cells' `bound` metric;
+- a point where an open-loop cell missed its target rate (status
+  rate_not_met) is drawn with its value but a hollow marker (white face),
+  and the legend says what hollow means: the number is what got through,
+  not the strategy at the rate asked;
 - a footer states the conditions (machine, kernel, message size, pinning,
   duration, repetitions).
 """
@@ -41,6 +45,8 @@ MARK_STYLE = {
 }
 MARK_LEGEND = {"failed": "failed (reason in report)", "skipped": "skipped (reason in report)",
                "no data": "not measured"}
+RATE_MISSED_STYLE = {"markersize": 8, "markerfacecolor": "white", "markeredgewidth": 1.6}
+RATE_MISSED_LEGEND = "hollow: target rate not met"
 
 
 @dataclass
@@ -300,10 +306,13 @@ BOUND_LEGEND = "S, C, SC over a point:\nserver-bound, client-bound,\nboth (docs/
 
 def _draw_series(ax, series, yscale):
     """One line per series (gid "series:<name>"), with min-max error bars
-    (gid "range:<name>") where a point has more than one repetition, and the
-    bound letter above each classified point (gid "bound:<class>:<name>").
-    Returns the bound classes drawn."""
+    (gid "range:<name>") where a point has more than one repetition, the
+    bound letter above each classified point (gid "bound:<class>:<name>"),
+    and hollow markers (gid "ratemiss:<name>") on the points where a
+    repetition missed its open-loop rate. Returns (the bound classes drawn,
+    whether any point was drawn hollow)."""
     drawn = set()
+    any_missed = False
     placed = {}   # x -> [y] of the letters drawn there: a close neighbour stacks above
     top = max((v for s in series for v in s.y), default=0)
 
@@ -327,6 +336,12 @@ def _draw_series(ax, series, yscale):
                             color=look["color"],
                             fontweight="bold", gid=f"bound:{b}:{s.name}", zorder=4)
                 drawn.add(b)
+        hollow = [i for i, m in enumerate(s.missed) if m]
+        if hollow:
+            any_missed = True
+            ax.plot([s.x[i] for i in hollow], [s.y[i] for i in hollow], linestyle="none",
+                    marker=look["marker"], markeredgecolor=look["color"],
+                    gid="ratemiss:" + s.name, zorder=4, **RATE_MISSED_STYLE)
         idx = [i for i in range(len(s.x)) if s.n[i] > 1 and s.hi[i] > s.lo[i]
                and (yscale != "log" or s.lo[i] > 0)]
         if idx:
@@ -334,7 +349,7 @@ def _draw_series(ax, series, yscale):
                         yerr=[[s.y[i] - s.lo[i] for i in idx], [s.hi[i] - s.y[i] for i in idx]],
                         fmt="none", ecolor=look["color"], elinewidth=1.2, capsize=3, zorder=2,
                         gid="range:" + s.name)
-    return drawn
+    return drawn, any_missed
 
 
 def _draw_marks(ax, marks, edge):
@@ -371,6 +386,9 @@ def _legend(fig, strategies, mark_kinds, extra_handles=()):
         if kind in mark_kinds:
             handles.append(Line2D([], [], linestyle="none", color="#333333",
                                   label=MARK_LEGEND[kind], **MARK_STYLE[kind]))
+    if "rate not met" in mark_kinds:
+        handles.append(Line2D([], [], linestyle="none", marker="o", markeredgecolor="#333333",
+                              label=RATE_MISSED_LEGEND, **RATE_MISSED_STYLE))
     handles.extend(extra_handles)
     if not handles:
         return None
@@ -432,7 +450,10 @@ def _metric_chart(results, group, *, name, section, title, caption, panels, x_of
         if yscale == "log" and any(v <= 0 for s in series for v in s.y):
             yscale = "linear"
             chart.notes.append(f"{ptitle}: values ≤ 0, drawn on a linear axis")
-        bounds |= _draw_series(ax, series, yscale)
+        drawn, missed = _draw_series(ax, series, yscale)
+        bounds |= drawn
+        if missed:
+            kinds.add("rate not met")
         _draw_marks(ax, marks, edge)
         _set_xaxis(ax, [x_of(p) for p in group.points], "log")
         yaxes.append((ax, yscale, ykind, _y_range(series, yscale)))
@@ -529,7 +550,7 @@ def default_spectrum_cells(results):
     out = []
 
     def with_hist(c):
-        return c.status == "ok" and histogram_buckets(c.latency())
+        return c.measured and histogram_buckets(c.latency())
 
     by_strategy = {}
     for c in results.cells:
@@ -581,7 +602,7 @@ def _why_not(cells, connections):
     at = [c for c in cells if c.connections == connections]
     if not at:
         return "not run"
-    bad = [c for c in at if c.status != "ok"]
+    bad = [c for c in at if not c.measured]
     if bad and len(bad) == len(at):
         return f"{bad[0].status}: {bad[0].reason or 'no reason recorded'}"
     return "no histogram buckets recorded"
@@ -618,6 +639,8 @@ def spectrum_chart(results, name, title, cells, notes=()):
         if label_seen.get(lab, c.id) != c.id:
             lab += f" r{c.repetition}"
         label_seen[lab] = c.id
+        if c.rate_missed:
+            lab += " (rate not met)"
         return lab
 
     labels = {c.id: label(c) for c in cells}

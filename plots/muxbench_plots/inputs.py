@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from . import style
 
 RESULTS_SCHEMA_VERSION = 1
-STATUSES = ("ok", "failed", "skipped")
+# rate_not_met: an open-loop cell that ran cleanly but missed its schedule;
+# its metrics stand (docs/results.md, "Rate not met").
+STATUSES = ("ok", "rate_not_met", "failed", "skipped")
+MEASURED = ("ok", "rate_not_met")
 
 
 class InputError(Exception):
@@ -76,6 +79,15 @@ class Cell:
     def metric(self, name):
         return number(self.metrics.get(name))
 
+    @property
+    def measured(self):
+        """Its metrics stand: ok, or ran but missed its open-loop rate."""
+        return self.status in MEASURED
+
+    @property
+    def rate_missed(self):
+        return self.status == "rate_not_met"
+
     def latency(self, key="latency"):
         """cell.loadgen[key] (a <LATENCY> object) or None."""
         if not self.loadgen:
@@ -123,7 +135,8 @@ def _parse_cell(c, index, path):
         if not isinstance(c.get(key), str) or not c.get(key):
             raise InputError(f"{where} has no '{key}' string")
     if c["status"] not in STATUSES:
-        raise InputError(f"{where} has status '{c['status']}'; expected ok, failed or skipped")
+        raise InputError(f"{where} has status '{c['status']}'; expected ok, rate_not_met, "
+                         "failed or skipped")
     connections = _require_int(c, "connections", where, 1)
     active = _require_int(c, "active", where, 0) if c.get("active") is not None else connections
     repetition = _require_int(c, "repetition", where, 0) if c.get("repetition") is not None else 0

@@ -24,6 +24,8 @@ td.k { font-weight: 600; white-space: nowrap; }
 .bad { background: #fde8e8; }
 .skip { background: #f1f1f1; color: #666; }
 .failed { color: #b00020; font-weight: 700; }
+.rate_not_met { color: #9a5b00; font-weight: 700; }
+.ratemiss { background: #fff3e0; }
 .skipped { color: #666; font-weight: 700; }
 .warn { color: #9a5b00; font-size: 12px; }
 .reps, .sub { color: #666; font-size: 12px; }
@@ -51,7 +53,8 @@ def _value(v):
 
 
 class Footnotes:
-    """Every cell that is not ok gets a number; summary tables link to it."""
+    """Every cell that is not ok (failed, skipped, rate not met) gets a
+    number; summary tables link to it."""
 
     def __init__(self, cells):
         self.cells = [c for c in cells if c.status != "ok"]
@@ -71,18 +74,19 @@ def _summary_cell(point, notes):
     if point is None:
         return '<td class="skip">not run</td>'
     st = point.status
-    cls = {"failed": "num bad", "skipped": "num skip"}.get(st, "num")
+    cls = {"failed": "num bad", "skipped": "num skip", "rate_not_met": "num ratemiss"}.get(st, "num")
     bits = []
-    if st in ("ok", "partial"):
+    if st in ("ok", "partial", "rate_not_met"):
         rps = point.stat("requests_per_s")
         p99 = point.stat("p99_ns")
         bits.append(f"<b>{_e(style.fmt_count(rps.median) if rps else '–')}</b>/s")
         bits.append(f'<br><span class="sub">p99 {_e(style.fmt_ns(p99.median) if p99 else "–")}'
                     "</span>")
         if len(point.cells) > 1:
-            bits.append(f' <span class="reps" title="median of {len(point.ok_cells)} ok '
-                        f'repetitions">×{len(point.ok_cells)}</span>')
-        bounds = sorted({c.metrics.get("bound") for c in point.ok_cells
+            n = len(point.measured_cells)
+            bits.append(f' <span class="reps" title="median of {n} measured '
+                        f'repetitions">×{n}</span>')
+        bounds = sorted({c.metrics.get("bound") for c in point.measured_cells
                          if isinstance(c.metrics.get("bound"), str)})
         if bounds:
             titles = {"server-bound": "the server's busiest thread was busy at least 90% of the "
@@ -98,12 +102,12 @@ def _summary_cell(point, notes):
         elif point.any_flag("client_saturated"):
             bits.append('<br><span class="warn" title="the load generator was saturated: the '
                         'server may be faster than this">client-bound</span>')
-        errs = [c.metric("errors_total") for c in point.ok_cells]
+        errs = [c.metric("errors_total") for c in point.measured_cells]
         errs = [e for e in errs if e]
         if errs:
             bits.append(f'<br><span class="warn">errors {_e(style.fmt_count(max(errs)))}</span>')
     for c in point.not_ok_cells:
-        word = "FAILED" if c.status == "failed" else "skipped"
+        word = {"failed": "FAILED", "rate_not_met": "RATE NOT MET"}.get(c.status, "skipped")
         rep = f" r{c.repetition}" if len(point.cells) > 1 else ""
         bits.append(f'<br><span class="{c.status}">{word}{rep}</span>{notes.link(c)}')
     html = "".join(bits)
@@ -171,7 +175,7 @@ _SECTIONS = [("throughput", "Throughput"), ("latency", "Latency"),
 
 def _failures(results, notes):
     if not notes.cells:
-        return "<p>No cell failed or was skipped.</p>"
+        return "<p>No cell failed, missed its rate or was skipped.</p>"
     rows = []
     for c in notes.cells:
         n = notes.number[c.id]
@@ -255,6 +259,7 @@ def render(results, groups, charts, micro=None, compare=None, extra_notes=(), ti
     notes = Footnotes(results.cells)
     title = title or "muxbench results"
     n_ok = sum(c.status == "ok" for c in results.cells)
+    n_rate = sum(c.status == "rate_not_met" for c in results.cells)
     n_failed = sum(c.status == "failed" for c in results.cells)
     n_skipped = sum(c.status == "skipped" for c in results.cells)
     suite = results.suite
@@ -264,7 +269,9 @@ def render(results, groups, charts, micro=None, compare=None, extra_notes=(), ti
     parts.append(f"<p>Suite <b>{_e(suite.get('name', '?'))}</b> · started {_e(results.started)}"
                  f" · finished {_e(results.finished or 'not finished')} · "
                  f"{len(results.cells)} cells: {n_ok} ok, "
-                 f"<a href=\"#failures\">{n_failed} failed, {n_skipped} skipped</a> · "
+                 + (f"<a href=\"#failures\" class=\"rate_not_met\">{n_rate} RATE NOT MET</a>, "
+                    if n_rate else "")
+                 + f"<a href=\"#failures\">{n_failed} failed, {n_skipped} skipped</a> · "
                  f"source <code>{_e(results.path)}</code></p>")
     cmd = results.raw.get("command_line")
     if isinstance(cmd, list) and cmd:
@@ -288,8 +295,10 @@ def render(results, groups, charts, micro=None, compare=None, extra_notes=(), ti
 
     parts.append('<h2 id="summary">Summary tables</h2>')
     parts.append("<p>Per workload: requests/s (bold) and p99 latency per strategy and connection "
-                 "count, the median over repetitions (×n: ok repetitions). Failed and skipped "
-                 "cells are marked and numbered; the numbers link to their reasons.</p>")
+                 "count, the median over repetitions (×n: measured repetitions). Failed and "
+                 "skipped cells are marked and numbered, and so are open-loop cells that missed "
+                 "their target rate (RATE NOT MET: their numbers are what got through, their "
+                 "latency includes the backlog); the numbers link to their reasons.</p>")
     parts.append(summary_tables(groups, notes) if groups else "<p>The results file holds no "
                                                                "cells.</p>")
     for key, name in present:
@@ -309,7 +318,7 @@ def render(results, groups, charts, micro=None, compare=None, extra_notes=(), ti
         items = "".join(f"<li>{_e(n)}</li>" for n in extra_notes)
         parts.append(f"<h3>Not charted</h3><ul>{items}</ul>")
 
-    parts.append('<h2 id="failures">Failures and skipped cells</h2>')
+    parts.append('<h2 id="failures">Failures, missed rates and skipped cells</h2>')
     parts.append(_failures(results, notes))
     parts.append(_warnings(results))
 

@@ -113,7 +113,8 @@ def test_single_point(single):
 
 @pytest.mark.parametrize("statuses, expect", [
     (["ok", "ok"], "ok"), (["ok", "failed"], "partial"), (["failed", "skipped"], "failed"),
-    (["skipped", "skipped"], "skipped")])
+    (["skipped", "skipped"], "skipped"), (["ok", "rate_not_met"], "rate_not_met"),
+    (["rate_not_met", "failed"], "partial")])
 def test_point_status(tmp_path, statuses, expect):
     doc = fixture_doc("results-single.json")
     base = doc["cells"][0]

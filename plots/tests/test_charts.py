@@ -399,3 +399,60 @@ def test_no_letter_and_no_legend_entry_without_a_classified_cell(small):
     chart = ch.throughput_chart(small, _by_label(group_cells(small.cells), "pingpong"))
     assert _bound_letters(chart, "requests_per_s") == {}
     assert ch.BOUND_LEGEND not in [t.get_text() for t in chart.fig.legends[0].get_texts()]
+
+
+# --- an open-loop cell that missed its target rate ---------------------------------
+
+def _rate_missed_doc(tmp_path):
+    """results-small with epoll's rate cell at c100 recorded as rate_not_met:
+    it ran, so its numbers are drawn, hollow."""
+    doc = fixture_doc()
+    for c in doc["cells"]:
+        if c["id"] == "epoll/rate/c100/r0":
+            c["status"] = "rate_not_met"
+            c["reason"] = ("rate not met: 2178 of 4000 requests due (54.5 %, more than 1 %) "
+                           "were not sent on schedule; target 20000/s, achieved 19990/s")
+            c["metrics"]["rate_met"] = False
+            c["metrics"]["rate_missed_fraction"] = 0.5445
+    return load_results(write_json(tmp_path, doc))
+
+
+def _hollow(chart, panel):
+    return {ln.get_gid()[len("ratemiss:"):]: ln for ln in chart.panels[panel].get_lines()
+            if (ln.get_gid() or "").startswith("ratemiss:")}
+
+
+def test_a_missed_rate_is_drawn_hollow_with_a_legend_note(tmp_path):
+    res = _rate_missed_doc(tmp_path)
+    g = _by_label(group_cells(res.cells), "rate")
+    for chart, panel in ((ch.throughput_chart(res, g), "requests_per_s"),
+                         (ch.latency_chart(res, g), "p99_ns")):
+        # The value is drawn on the strategy's line, not dropped to the edge...
+        x, y = _xy(chart.lines(panel)["epoll"])
+        assert 100 in x
+        assert not any(s == "epoll" and k == "failed" for k, s, _, _ in _marks(chart, panel))
+        # ...with a hollow marker over it, in the strategy's colour.
+        hollow = _hollow(chart, panel)
+        assert set(hollow) == {"epoll"}
+        ln = hollow["epoll"]
+        assert _xy(ln) == ([100], [y[x.index(100)]])
+        assert ln.get_markerfacecolor() == "white"
+        assert to_hex(ln.get_markeredgecolor()) == style.strategy_style("epoll", "readiness")["color"]
+        assert ln.get_marker() == chart.lines(panel)["epoll"].get_marker()
+        legend = [t.get_text() for t in chart.fig.legends[0].get_texts()]
+        assert ch.RATE_MISSED_LEGEND in legend
+
+
+def test_no_hollow_marker_or_note_when_every_rate_was_met(small):
+    g = _by_label(group_cells(small.cells), "rate")
+    chart = ch.throughput_chart(small, g)
+    assert _hollow(chart, "requests_per_s") == {}
+    legend = [t.get_text() for t in chart.fig.legends[0].get_texts()]
+    assert ch.RATE_MISSED_LEGEND not in legend
+
+
+def test_the_spectrum_labels_a_missed_rate(tmp_path):
+    res = _rate_missed_doc(tmp_path)
+    specs = {name: cells for name, _, cells, _ in ch.default_spectrum_cells(res)}
+    chart = ch.spectrum_chart(res, "spectrum-rate", "t", specs["spectrum-rate"])
+    assert "epoll c100 (rate not met)" in chart.lines("latency")

@@ -267,3 +267,31 @@ def test_report_header_shows_command_and_resumes(tmp_path):
     page = _page(tmp_path / "o" / "index.html")
     assert "build/bin/muxbench run --suite smoke" in page.text
     assert "2024-05-01T11:00:00Z (after 12 cells)" in page.text
+
+
+def test_report_marks_a_missed_rate(tmp_path):
+    """An open-loop cell that missed its target rate: its numbers in the
+    summary table, marked RATE NOT MET and numbered; counted in the header;
+    listed with its reason."""
+    from muxbench_plots.aggregate import group_cells
+    from muxbench_plots.inputs import load_results
+    from muxbench_plots.report import render
+    doc = fixture_doc()
+    reason = ("rate not met: 2178 of 4000 requests due (54.5 %, more than 1 %) were not sent "
+              "on schedule; target 20000/s, achieved 19990/s")
+    for c in doc["cells"]:
+        if c["id"] == "epoll/rate/c100/r0":
+            c.update(status="rate_not_met", reason=reason)
+            c["metrics"].update(rate_met=False, rate_missed_fraction=0.5445)
+    res = load_results(write_json(tmp_path, doc))
+    html = render(res, group_cells(res.cells), [])
+    rate = html[html.index('id="table-rate"'):html.index('id="failures"')]
+    cell = next(td for td in rate.split("<td") if "RATE NOT MET" in td)
+    assert 'class="num ratemiss"' in cell
+    assert "<b>" in cell and "p99" in cell            # the numbers are shown
+    assert 'class="rate_not_met"' in cell and 'href="#fail-' in cell
+    assert rate.count("RATE NOT MET") == 1
+    assert "1 RATE NOT MET</a>" in html
+    failures = html[html.index('id="failures"'):]
+    assert reason in failures
+    assert '<td class="rate_not_met">rate_not_met</td>' in failures

@@ -213,14 +213,27 @@ TEST(LoadgenMpi, OpenLoopRateIsMetAndTheStartSkewIsSmall) {
   EXPECT_EQ(run.exit_code, 0) << run.stderr_text;
   EXPECT_EQ(r["status"], "ok");
   EXPECT_NEAR(r["rate"]["achieved_per_s"].get<double>(), rate, rate * 0.02) << r["rate"];
-  EXPECT_EQ(u64(r["latency"]["count"]), u64(r["requests"]["completed"]));
+  // Every due request has a latency (censored ones included), and the
+  // ranks' schedule counters add up to the job's.
+  EXPECT_EQ(u64(r["rate"]["due"]), 6000u);
+  EXPECT_EQ(u64(r["latency"]["count"]), u64(r["rate"]["due"]));
+  EXPECT_EQ(u64(r["latency"]["count"]),
+            u64(r["requests"]["completed"]) + u64(r["requests"]["censored"]));
   EXPECT_EQ(u64(r["latency"]["count"]), bucket_total(r["latency"]));
   EXPECT_EQ(u64(r["requests"]["completed"]), u64(r["requests"]["sent"]));
   // The ranks interleave: each sent its third (2 %: a rank that fell behind
   // on this busy 2-core box leaves a few due requests unsent at the end).
+  std::uint64_t due = 0, missed = 0, censored = 0;
   for (const json& e : r["ranks"]) {
     EXPECT_NEAR(e["completed"].get<double>(), rate * 2 / 3, rate * 2 / 3 * 0.02) << e;
+    EXPECT_EQ(u64(e["due"]), 2000u) << e;
+    due += u64(e["due"]);
+    missed += u64(e["missed"]);
+    censored += u64(e["censored"]);
   }
+  EXPECT_EQ(due, u64(r["rate"]["due"]));
+  EXPECT_EQ(missed, u64(r["rate"]["missed"]));
+  EXPECT_EQ(censored, u64(r["rate"]["censored"]));
   ASSERT_FALSE(r["start_skew_ns"].is_null());
   EXPECT_LT(u64(r["start_skew_ns"]), 5'000'000u);
 }

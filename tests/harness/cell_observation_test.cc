@@ -40,9 +40,12 @@ TEST_P(CellObservation, MetricsAndVerdictAsTheFixtureSays) {
   LoadgenObservation l = loadgen_observation_from_json(c["loadgen"]);
   json measurement;
   json m = cell_metrics(plan, s, l, &measurement);
-  auto why = cell_failure(s, l);
+  const CellVerdict verdict = cell_verdict(s, l);
+  const auto& why = verdict.reason;
   const json& want = c["expect"];
-  EXPECT_EQ(why ? "failed" : "ok", want["status"].get<std::string>()) << (why ? *why : "");
+  EXPECT_EQ(verdict.status, want["status"].get<std::string>()) << (why ? *why : "");
+  EXPECT_EQ(verdict.status == "failed", cell_failure(s, l).has_value());
+  EXPECT_EQ(verdict.status == "ok", !why.has_value());
   if (want.contains("reason_starts")) {
     ASSERT_TRUE(why);
     EXPECT_EQ(why->rfind(want["reason_starts"].get<std::string>(), 0), 0u) << *why;
@@ -50,6 +53,10 @@ TEST_P(CellObservation, MetricsAndVerdictAsTheFixtureSays) {
   if (want.contains("reason_contains")) {
     ASSERT_TRUE(why);
     EXPECT_NE(why->find(want["reason_contains"].get<std::string>()), std::string::npos) << *why;
+  }
+  if (want.contains("reason")) {
+    ASSERT_TRUE(why);
+    EXPECT_EQ(*why, want["reason"].get<std::string>());
   }
   if (want.contains("metrics")) expect_values(want["metrics"], m, "metrics");
   if (want.contains("measurement")) expect_values(want["measurement"], measurement, "measurement");

@@ -183,11 +183,15 @@ json make_doc(const std::vector<Rep>& reps, json env_patch = json::object()) {
                    {"reconnect", false},          {"duration_s", 1}, {"warmup_s", 0.5},
                    {"server_args", r.server_args}};
     c["status"] = r.status;
-    c["reason"] = r.status == "ok" ? json(nullptr) : json("crashed: signal 11");
-    c["metrics"] = r.status == "ok" ? json{{"requests_per_s", r.throughput},
-                                           {"p99_ns", r.p99},
-                                           {"client_saturated", r.saturated}}
-                                    : json(nullptr);
+    c["reason"] = r.status == "ok"             ? json(nullptr)
+                  : r.status == "rate_not_met" ? json("rate not met: 800 of 2000 requests due")
+                                               : json("crashed: signal 11");
+    const bool measured = r.status == "ok" || r.status == "rate_not_met";
+    c["metrics"] = measured ? json{{"requests_per_s", r.throughput},
+                                   {"p99_ns", r.p99},
+                                   {"client_saturated", r.saturated},
+                                   {"rate_met", r.status == "ok"}}
+                            : json(nullptr);
     d["cells"].push_back(c);
   }
   return d;
@@ -301,6 +305,42 @@ TEST(CompareRules, FailuresOnOneSideAreRegressionsOrImprovements) {
   rep = run_compare(make_doc(one_fails), make_doc(ok));
   EXPECT_EQ(row(rep, "epoll/pingpong/c10", "status")["verdict"], "improved");
   EXPECT_EQ(rep["exit_status"], 0);
+}
+
+// Open loop: a cell that kept its schedule in base and misses it in new is a
+// regression of its own (the status row), its numbers still compared.
+TEST(CompareRules, AMissedRateIsARegressionWhenBaseMetIt) {
+  std::vector<Rep> met = series({2000, 2000, 1999});
+  std::vector<Rep> missed = met;
+  for (auto& r : missed) {
+    r.status = "rate_not_met";
+    r.throughput = 1200;
+  }
+  json rep = run_compare(make_doc(met), make_doc(missed));
+  const json& st = row(rep, "epoll/pingpong/c10", "status", "regressed");
+  EXPECT_EQ(st["note"], "misses its rate in new in 3 of 3 repetitions (met in base): rate not met: "
+                        "800 of 2000 requests due");
+  EXPECT_EQ(st["new_status"]["rate_not_met"], 3);
+  EXPECT_EQ(st["base_status"]["ok"], 3);
+  EXPECT_EQ(row(rep, "epoll/pingpong/c10", "throughput")["n_new"], 3);
+  EXPECT_EQ(rep["exit_status"], 1);
+  const std::string text = compare_text(rep, false);
+  EXPECT_NE(text.find("3 RATE NOT MET"), std::string::npos) << text;
+  // The other way round: an improvement.
+  rep = run_compare(make_doc(missed), make_doc(met));
+  EXPECT_EQ(row(rep, "epoll/pingpong/c10", "status")["verdict"], "improved");
+  EXPECT_EQ(rep["exit_status"], 0);
+  // Missed on both sides: said, but no regression from it.
+  rep = run_compare(make_doc(missed), make_doc(missed));
+  EXPECT_EQ(row(rep, "epoll/pingpong/c10", "status")["verdict"], "unchanged");
+  EXPECT_EQ(rep["exit_status"], 0);
+  // One repetition of three missing it is enough.
+  std::vector<Rep> one_missed = met;
+  one_missed[1].status = "rate_not_met";
+  rep = run_compare(make_doc(met), make_doc(one_missed));
+  EXPECT_NE(row(rep, "epoll/pingpong/c10", "status", "regressed")["note"].get<std::string>().find(
+                "in 1 of 3 repetitions"),
+            std::string::npos);
 }
 
 TEST(CompareRules, ServerArgsAreRecordedButNotMatched) {

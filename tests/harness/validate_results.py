@@ -1,5 +1,8 @@
 #!/usr/bin/python3
-"""Validates muxbench results files against docs/results.schema.json.
+"""Validates muxbench results files against docs/results.schema.json, plus
+the arithmetic a schema cannot state: an open-loop load generator report's
+schedule counters add up (every request due in the window is sent or
+unsent, and has a latency, censored or not).
 
   /usr/bin/python3 tests/harness/validate_results.py RESULTS.json [...]
 
@@ -16,6 +19,33 @@ SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "d
                       "results.schema.json")
 
 
+def schedule_errors(doc):
+    """(path, message) for open-loop reports whose counters do not add up.
+    Reports written before rate.due existed are not checked."""
+    out = []
+    for i, c in enumerate(doc.get("cells", [])):
+        lg = c.get("loadgen") if isinstance(c, dict) else None
+        rate = lg.get("rate") if isinstance(lg, dict) else None
+        if not isinstance(rate, dict) or "due" not in rate:
+            continue
+        req = lg.get("requests", {})
+        lat = lg.get("latency", {})
+        where = f"cells/{i}/loadgen"
+        due, unsent, in_drain = rate["due"], rate.get("unsent", 0), rate.get("sent_in_drain", 0)
+        sent, completed = req.get("sent", 0), req.get("completed", 0)
+        checks = [
+            (due == sent + unsent, f"rate.due {due} != requests.sent {sent} + rate.unsent {unsent}"),
+            (rate.get("missed") == in_drain + unsent,
+             f"rate.missed {rate.get('missed')} != sent_in_drain {in_drain} + unsent {unsent}"),
+            (rate.get("censored") == unsent + sent - completed,
+             f"rate.censored {rate.get('censored')} != unsent {unsent} + sent {sent} - "
+             f"completed {completed}"),
+            (lat.get("count") == due, f"latency.count {lat.get('count')} != rate.due {due}"),
+        ]
+        out += [(where, msg) for ok, msg in checks if not ok]
+    return out
+
+
 def main(paths):
     with open(SCHEMA) as f:
         schema = json.load(f)
@@ -29,6 +59,10 @@ def main(paths):
         for e in errors[:20]:
             where = "/".join(str(p) for p in e.absolute_path) or "(top)"
             print(f"{path}: {where}: {e.message[:300]}")
+        sums = schedule_errors(doc)
+        for where, msg in sums[:20]:
+            print(f"{path}: {where}: {msg}")
+        errors += sums
         if errors:
             bad += 1
             print(f"{path}: {len(errors)} schema errors")
