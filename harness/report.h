@@ -29,6 +29,11 @@ std::string summary_tables(const json& doc, TableMetric metric = TableMetric::kR
 // The header of `muxbench show`: where, when, what build, how many cells.
 std::string document_header(const json& doc, const std::string& path);
 
+// What a table row, a chart line and a compare group call a cell's server:
+// the strategy, with "/t<N>" when the suite gave it --threads N
+// (suite.server_threads), e.g. "epoll-reuseport/t2".
+std::string series_name(const json& cell);
+
 // "45.1k req/s, p99 120µs" for an ok cell; the status and reason otherwise.
 std::string headline(const json& cell);
 
