@@ -6,11 +6,11 @@
 // strategies' loop written with co_await — async_read_some into the
 // connection's buffer, feed the codec, async_write the reply, until EOF —
 // while the io_context's reactor (epoll, descriptors registered once,
-// edge-triggered) resumes whichever coroutine's operation is ready. Asio
-// tries each read and write at once (speculatively) and waits for readiness
-// only on EAGAIN. The stop descriptor is a posix::stream_descriptor whose
-// async_wait stops the io_context; destroying it destroys the suspended
-// coroutines, whose destructors close and count their sockets.
+// edge-triggered) resumes whichever coroutine's operation is ready: writes
+// are tried at once, reads once epoll said the socket is readable. The stop
+// descriptor is a posix::stream_descriptor whose async_wait stops the
+// io_context; destroying it destroys the suspended coroutines, whose
+// destructors close and count their sockets.
 // Why coroutines and not callbacks: libevent and libuv already measure the
 // callback style, and coroutines are how new Asio code is written; they let
 // the per-connection code read exactly like `thread`'s blocking loop while
@@ -23,7 +23,9 @@
 // connection and is committed while the read is pending — the proactor
 // model's price, where libuv's alloc_cb lends a shared buffer at readiness.
 // Each completion goes through the scheduler's queue (io_context with
-// concurrency hint 1: one thread, its locks uncontended).
+// concurrency hint 1: one thread, its locks uncontended), and the scheduler
+// polls epoll once more, without blocking, before running it: two
+// epoll_wait() per request where epoll.cc makes one.
 // Limits: RLIMIT_NOFILE. Asio has no answer to EMFILE (the listener stays
 // readable and every accept fails at once): this strategy sheds a waiting
 // connection with AcceptGuard's reserve descriptor, counted as
@@ -46,8 +48,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <optional>
-#include <vector>
 
 #include "conn.h"
 #include "muxbench/net.h"
@@ -83,10 +85,11 @@ asio::awaitable<void> serve(Server& srv, tcp::socket sock) {
   ClosedOnExit closed{srv.c};
   Counters& c = srv.c;
   Conn conn;
-  std::vector<char> buf(kReadChunk);
+  // Not zero-filled: only the pages reads touch become resident.
+  std::unique_ptr<char[]> buf(new char[kReadChunk]);
   asio::error_code ec;
   while (!conn.peer_eof) {
-    std::size_t n = co_await sock.async_read_some(asio::buffer(buf),
+    std::size_t n = co_await sock.async_read_some(asio::buffer(buf.get(), kReadChunk),
                                                   asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::eof) {
       conn.peer_eof = true;
@@ -95,7 +98,7 @@ asio::awaitable<void> serve(Server& srv, tcp::socket sock) {
       count_error(ec, c);
       co_return;
     } else {
-      consume(conn, buf.data(), n, c, *srv.ctx);
+      consume(conn, buf.get(), n, c, *srv.ctx);
     }
     if (conn.queued() == 0) continue;
     std::size_t w = co_await asio::async_write(
