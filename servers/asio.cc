@@ -49,7 +49,6 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <optional>
 
 #include "conn.h"
 #include "muxbench/net.h"
@@ -63,7 +62,7 @@ struct Server {
   const Context* ctx = nullptr;
   Counters c;  // outlives the io_context: destroyed coroutines still count
   AcceptGuard guard;
-  std::optional<asio::io_context> ioc;
+  std::unique_ptr<asio::io_context> ioc;  // reset before the counters are read
   tcp protocol = tcp::v4();
 };
 
@@ -152,7 +151,7 @@ asio::awaitable<void> accept_loop(Server& srv, tcp::acceptor& acceptor) {
 int run(Context& ctx) {
   Server srv;
   srv.ctx = &ctx;
-  srv.ioc.emplace(1);  // concurrency hint: one thread
+  srv.ioc = std::make_unique<asio::io_context>(1);  // concurrency hint: one thread
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   ::getsockname(ctx.listen_fd, reinterpret_cast<sockaddr*>(&ss), &len);
