@@ -11,7 +11,7 @@ namespace muxbench::harness {
 
 struct StrategyInfo {
   std::string name;
-  std::string family;   // blocking, readiness, libevent, completion
+  std::string family;   // blocking, readiness, libevent, libuv, asio, completion
   std::string summary;
   int default_threads = 0;
   bool takes_threads = false;

@@ -56,6 +56,9 @@ json base_record(const CellPlan& plan, const CellEnv& env) {
                  {"loadgen_threads", p.loadgen_threads ? json(*p.loadgen_threads) : json(nullptr)},
                  {"loadgen_ranks", p.loadgen_ranks},
                  {"server_args", p.server_args}};
+  // Only when set, so that cells of suites without server_threads keep
+  // matching older results in `compare`.
+  if (p.server_threads) r["params"]["server_threads"] = *p.server_threads;
   r["placement"] = cell_placement(plan, env);
   r["status"] = "ok";
   r["reason"] = nullptr;
@@ -173,6 +176,9 @@ CellLayout layout_cell(const CellPlan& plan, const CellEnv& env) {
   if (!server_cpus.empty()) agent.insert(agent.end(), {"--cpus", server_cpus});
   agent.insert(agent.end(), {"--", remote_path(env, env.server_path), "--strategy", plan.strategy,
                              "--port", "0", "--bind", l.server_address});
+  if (plan.params.server_threads) {
+    agent.insert(agent.end(), {"--threads", std::to_string(*plan.params.server_threads)});
+  }
   agent.insert(agent.end(), plan.params.server_args.begin(), plan.params.server_args.end());
   if (env.hosts != nullptr) {
     l.agent.argv = mpirun_argv(env.hosts->launcher, {{l.server_host, 1, agent}});

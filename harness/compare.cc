@@ -52,6 +52,8 @@ const char* const kInformationalEnv[] = {"host",
                                          "cxx_flags",
                                          "libevent_version",
                                          "liburing_version",
+                                         "libuv_version",
+                                         "asio_version",
                                          "harness_version",
                                          "nofile_soft",
                                          "nofile_hard",
@@ -154,8 +156,8 @@ nlohmann::json key_params(const json& cell) {
 Side group_cells(const json& doc) {
   Side side;
   for (const auto& c : doc["cells"]) {
-    std::string id = c["strategy"].get<std::string>() + "/" + c["workload"].get<std::string>() +
-                     "/c" + std::to_string(c["connections"].get<long>());
+    std::string id = series_name(c) + "/" + c["workload"].get<std::string>() + "/c" +
+                     std::to_string(c["connections"].get<long>());
     nlohmann::json kp = key_params(c);
     std::string key = id + " " + kp.dump();
     auto [it, fresh] = side.by_key.emplace(key, side.groups.size());

@@ -128,6 +128,8 @@ json collect_environment(const std::string& server_path, const std::string& load
   }
   e["libevent_version"] = or_null(MUXBENCH_LIBEVENT_VERSION);
   e["liburing_version"] = or_null(MUXBENCH_LIBURING_VERSION);
+  e["libuv_version"] = or_null(MUXBENCH_LIBUV_VERSION);
+  e["asio_version"] = or_null(MUXBENCH_ASIO_VERSION);
   rlimit rl{};
   ::getrlimit(RLIMIT_NOFILE, &rl);
   e["nofile_soft"] = static_cast<long long>(rl.rlim_cur);

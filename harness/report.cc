@@ -198,18 +198,41 @@ bool is_measured(const json& cell) {
   return st == "ok" || st == kRateNotMet;
 }
 
+std::string series_name(const json& cell) {
+  std::string s = cell.value("strategy", "");
+  if (cell.contains("params") && cell["params"].is_object() &&
+      cell["params"].contains("server_threads") && cell["params"]["server_threads"].is_number_integer()) {
+    s += "/t" + std::to_string(cell["params"]["server_threads"].get<long>());
+  }
+  return s;
+}
+
 std::string summary_tables(const json& doc, TableMetric what) {
   const json& cells = doc["cells"];
   std::vector<std::string> workload_order = string_list(doc["suite"].value("workloads", json()));
-  std::vector<std::string> strategy_order = string_list(doc["suite"].value("strategies", json()));
-  for (const auto& c : cells) {
-    std::string w = c.value("workload", ""), s = c.value("strategy", "");
-    if (std::find(workload_order.begin(), workload_order.end(), w) == workload_order.end()) {
-      workload_order.push_back(w);
-    }
+  // Rows: the suite's strategies in order, each followed by its thread
+  // variants (series_name) in cell order; then anything else.
+  std::vector<std::string> strategy_order;
+  auto add_row = [&](const std::string& s) {
     if (std::find(strategy_order.begin(), strategy_order.end(), s) == strategy_order.end()) {
       strategy_order.push_back(s);
     }
+  };
+  for (const auto& s : string_list(doc["suite"].value("strategies", json()))) {
+    bool any = false;
+    for (const auto& c : cells) {
+      if (c.value("strategy", "") != s) continue;
+      add_row(series_name(c));
+      any = true;
+    }
+    if (!any) add_row(s);
+  }
+  for (const auto& c : cells) {
+    std::string w = c.value("workload", "");
+    if (std::find(workload_order.begin(), workload_order.end(), w) == workload_order.end()) {
+      workload_order.push_back(w);
+    }
+    add_row(series_name(c));
   }
   std::ostringstream out;
   int reps = doc["suite"].value("repeat", 1);
@@ -220,7 +243,7 @@ std::string summary_tables(const json& doc, TableMetric what) {
       if (c.value("workload", "") != w) continue;
       int n = c.value("connections", 0);
       conns.insert(n);
-      by[{c.value("strategy", ""), n}].push_back(&c);
+      by[{series_name(c), n}].push_back(&c);
     }
     if (conns.empty()) continue;
     out << "\n" << w << ": " << metric_caption(what, w);

@@ -35,6 +35,11 @@ std::string document_header(const json& doc, const std::string& path);
 // (cell_observation.h, cell_verdict): shown as "RATE NOT MET" everywhere.
 inline constexpr const char* kRateNotMet = "rate_not_met";
 
+// What a table row, a chart line and a compare group call a cell's server:
+// the strategy, with "/t<N>" when the suite gave it --threads N
+// (suite.server_threads), e.g. "epoll-reuseport/t2".
+std::string series_name(const json& cell);
+
 // "45.1k req/s, p99 120µs" for an ok cell; "RATE NOT MET (57.4 % ...): 455
 // req/s, ..." for a cell that missed its rate; the status and reason
 // otherwise.

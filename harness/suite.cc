@@ -77,7 +77,8 @@ std::vector<std::string> workload_name_list() {
   return names;
 }
 
-const std::vector<std::string> kFamilies = {"blocking", "readiness", "libevent", "completion"};
+const std::vector<std::string> kFamilies = {"blocking", "readiness", "libevent", "libuv", "asio",
+                                            "completion"};
 
 std::string cpu_list(const json& v, const std::string& path) {
   if (v.is_null()) return "";
@@ -200,6 +201,32 @@ bool contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
+bool sets_threads(const std::string& arg) {
+  return arg == "--threads" || arg.rfind("--threads=", 0) == 0;
+}
+
+bool takes_threads(const std::vector<StrategyInfo>& catalog, const std::string& strategy) {
+  for (const auto& st : catalog) {
+    if (st.name == strategy) return st.takes_threads;
+  }
+  return false;
+}
+
+std::vector<int> get_server_threads(const json& v, const std::string& path) {
+  const char* allowed = "a list of server thread counts, e.g. [1, 2], each from 1 to 4096";
+  if (!v.is_array() || v.empty()) fail(path, v, std::string("is not a non-empty list; allowed: ") + allowed);
+  std::vector<int> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    std::string p = path + "[" + std::to_string(i) + "]";
+    int n = get_int(v[i], p, 1, 4096, "an integer from 1 to 4096");
+    if (std::find(out.begin(), out.end(), n) != out.end()) {
+      fail(p, v[i], "appears twice; allowed: each count once");
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
 }  // namespace
 
 Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
@@ -207,7 +234,7 @@ Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
   require_object(j, "suite", "a JSON object (docs/results.md, \"Suite files\")");
   check_keys(j, "suite", {"name", "description", "source", "strategies", "workloads", "connections",
                           "duration_s", "warmup_s", "repeat", "pause_s", "loadgen_threads", "loadgen_ranks",
-                          "placement", "workload_params", "server_args", "skip"});
+                          "placement", "workload_params", "server_args", "server_threads", "skip"});
   Suite s;
   s.name = j.contains("name") ? get_string(j["name"], "suite.name", "a short name, e.g. \"smoke\"")
                               : fallback_name;
@@ -298,6 +325,25 @@ Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
       s.server_args[key] = args;
     }
   }
+  if (j.contains("server_threads")) {
+    s.server_threads = get_server_threads(j["server_threads"], "suite.server_threads");
+    if (std::none_of(s.strategies.begin(), s.strategies.end(),
+                     [&](const std::string& n) { return takes_threads(catalog, n); })) {
+      fail("suite.server_threads", j["server_threads"],
+           "applies to no strategy of this suite; allowed: a suite with a strategy that takes "
+           "--threads (muxbench-server --list-json: takes_threads)");
+    }
+    for (const auto& [key, args] : s.server_args) {
+      if (!takes_threads(catalog, key)) continue;
+      for (const auto& a : args) {
+        if (sets_threads(a)) {
+          fail("suite.server_args." + key, json(args),
+               "sets --threads, which suite.server_threads sets for every strategy that takes it; "
+               "allowed: one of the two");
+        }
+      }
+    }
+  }
   if (j.contains("skip")) {
     const json& sk = j["skip"];
     if (!sk.is_array()) fail("suite.skip", sk, "is not a list; allowed: a list of skip rules");
@@ -385,6 +431,7 @@ json suite_to_json(const Suite& s) {
   json sa = json::object();
   for (const auto& [k, v] : s.server_args) sa[k] = v;
   j["server_args"] = sa;
+  if (!s.server_threads.empty()) j["server_threads"] = s.server_threads;
   json skip = json::array();
   for (const auto& r : s.skip) {
     json o = json::object();
@@ -473,8 +520,18 @@ void override_placement(Suite& s, const std::string& server_cpus, const std::str
 
 void default_placement(Suite& s, long cpus) {
   if (cpus < 2 || !s.placement.server_cpus.empty() || !s.placement.loadgen_cpus.empty()) return;
-  s.placement.server_cpus = "0";
-  s.placement.loadgen_cpus = cpus == 2 ? "1" : "1-" + std::to_string(cpus - 1);
+  // A suite with server_threads gives the server as many CPUs as its largest
+  // count, if the load generator still gets one; otherwise the server's
+  // threads would share a CPU, so nothing is pinned.
+  const long want = s.server_threads.empty()
+                        ? 1
+                        : *std::max_element(s.server_threads.begin(), s.server_threads.end());
+  if (cpus <= want) return;
+  auto range = [](long a, long b) {
+    return a == b ? std::to_string(a) : std::to_string(a) + "-" + std::to_string(b);
+  };
+  s.placement.server_cpus = range(0, want - 1);
+  s.placement.loadgen_cpus = range(want, cpus - 1);
 }
 
 void override_server_args(Suite& s, const std::vector<std::string>& args) {
@@ -485,6 +542,10 @@ void override_server_args(Suite& s, const std::vector<std::string>& args) {
                          "' is set by the harness; allowed: any other server option, e.g. "
                          "--server-arg=--delay-us=200");
       }
+    }
+    if (!s.server_threads.empty() && sets_threads(args[i])) {
+      throw SuiteError("--server-arg: '" + args[i] + "' clashes with the suite's server_threads; "
+                       "allowed: any other server option, e.g. --server-arg=--delay-us=200");
     }
   }
   if (args.empty()) return;
@@ -510,53 +571,66 @@ std::vector<CellPlan> plan_cells(const Suite& s, const std::vector<StrategyInfo>
     for (int n : conns) {
       for (int rep = 0; rep < s.repeat; ++rep) {
         for (const auto& strategy : s.strategies) {
-          CellPlan c;
-          c.strategy = strategy;
-          for (const auto& st : catalog) {
-            if (st.name == strategy) c.family = st.family;
+          // One cell per server thread count for strategies that take
+          // --threads (0: none given).
+          std::vector<int> thread_counts = {0};
+          if (!s.server_threads.empty() && takes_threads(catalog, strategy)) {
+            thread_counts = s.server_threads;
           }
-          c.workload = w;
-          c.connections = n;
-          int active = wp.active.value_or(info->active);
-          c.active = active == 0 ? n : std::min(active, n);
-          c.repetition = rep;
-          c.id = strategy + "/" + w + "/c" + std::to_string(n) + "/r" + std::to_string(rep);
-          c.params.message_size_bytes = wp.message_size_bytes.value_or(info->message_size_bytes);
-          c.params.pipeline = wp.pipeline.value_or(1);
-          if (info->rate_per_s > 0) c.params.rate_per_s = wp.rate_per_s.value_or(info->rate_per_s);
-          c.params.reconnect = info->reconnect;
-          c.params.duration_s = wp.duration_s.value_or(s.duration_s);
-          c.params.warmup_s = wp.warmup_s.value_or(s.warmup_s);
-          c.params.loadgen_threads = s.loadgen_threads;
-          c.params.loadgen_ranks = s.loadgen_ranks;
-          if (auto it = s.server_args.find(strategy); it != s.server_args.end()) {
-            c.params.server_args = it->second;
+          for (int threads : thread_counts) {
+            CellPlan c;
+            c.strategy = strategy;
+            for (const auto& st : catalog) {
+              if (st.name == strategy) c.family = st.family;
+            }
+            c.workload = w;
+            c.connections = n;
+            int active = wp.active.value_or(info->active);
+            c.active = active == 0 ? n : std::min(active, n);
+            c.repetition = rep;
+            c.id = strategy + "/" + w + "/c" + std::to_string(n) +
+                   (threads > 0 ? "/t" + std::to_string(threads) : "") + "/r" + std::to_string(rep);
+            if (threads > 0) c.params.server_threads = threads;
+            c.params.message_size_bytes = wp.message_size_bytes.value_or(info->message_size_bytes);
+            c.params.pipeline = wp.pipeline.value_or(1);
+            if (info->rate_per_s > 0)
+              c.params.rate_per_s = wp.rate_per_s.value_or(info->rate_per_s);
+            c.params.reconnect = info->reconnect;
+            c.params.duration_s = wp.duration_s.value_or(s.duration_s);
+            c.params.warmup_s = wp.warmup_s.value_or(s.warmup_s);
+            c.params.loadgen_threads = s.loadgen_threads;
+            c.params.loadgen_ranks = s.loadgen_ranks;
+            if (auto it = s.server_args.find(strategy); it != s.server_args.end()) {
+              c.params.server_args = it->second;
+            }
+            // Both the server and the load generator hold one descriptor per
+            // connection, plus a few of their own.
+            if (nofile_hard > 0 && n + 64 > nofile_hard) {
+              c.skip_reason =
+                  strategy + ": " + std::to_string(n) +
+                  " connections need more file descriptors than the hard limit allows (" +
+                  std::to_string(nofile_hard) + ", ulimit -Hn)";
+            }
+            // Every load-generator rank needs a connection of its own (an active
+            // one for an open-loop rate, which is split over the ranks).
+            const int need = c.params.rate_per_s ? c.active : n;
+            if (!c.skip_reason && need < s.loadgen_ranks) {
+              c.skip_reason = std::to_string(need) + (c.params.rate_per_s ? " active" : "") +
+                              " connections cannot be split over " +
+                              std::to_string(s.loadgen_ranks) +
+                              " load-generator ranks (each needs one)";
+            }
+            for (const auto& r : s.skip) {
+              if (c.skip_reason) break;
+              if (!r.strategies.empty() && !contains(r.strategies, strategy)) continue;
+              if (!r.families.empty() && !contains(r.families, c.family)) continue;
+              if (!r.workloads.empty() && !contains(r.workloads, w)) continue;
+              if (r.connections_above && !(n > *r.connections_above)) continue;
+              if (r.active_above && !(c.active > *r.active_above)) continue;
+              c.skip_reason = substitute(r.reason, c);
+            }
+            cells.push_back(std::move(c));
           }
-          // Both the server and the load generator hold one descriptor per
-          // connection, plus a few of their own.
-          if (nofile_hard > 0 && n + 64 > nofile_hard) {
-            c.skip_reason = strategy + ": " + std::to_string(n) +
-                            " connections need more file descriptors than the hard limit allows (" +
-                            std::to_string(nofile_hard) + ", ulimit -Hn)";
-          }
-          // Every load-generator rank needs a connection of its own (an active
-          // one for an open-loop rate, which is split over the ranks).
-          const int need = c.params.rate_per_s ? c.active : n;
-          if (!c.skip_reason && need < s.loadgen_ranks) {
-            c.skip_reason = std::to_string(need) + (c.params.rate_per_s ? " active" : "") +
-                            " connections cannot be split over " + std::to_string(s.loadgen_ranks) +
-                            " load-generator ranks (each needs one)";
-          }
-          for (const auto& r : s.skip) {
-            if (c.skip_reason) break;
-            if (!r.strategies.empty() && !contains(r.strategies, strategy)) continue;
-            if (!r.families.empty() && !contains(r.families, c.family)) continue;
-            if (!r.workloads.empty() && !contains(r.workloads, w)) continue;
-            if (r.connections_above && !(n > *r.connections_above)) continue;
-            if (r.active_above && !(c.active > *r.active_above)) continue;
-            c.skip_reason = substitute(r.reason, c);
-          }
-          cells.push_back(std::move(c));
         }
       }
     }

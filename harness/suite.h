@@ -72,6 +72,9 @@ struct Suite {
   Placement placement;
   std::map<std::string, WorkloadParams> workload_params;
   std::map<std::string, std::vector<std::string>> server_args;
+  // --threads values: every strategy that takes --threads runs once per value
+  // (cells "<strategy>/<workload>/c<N>/t<T>/r<R>"); empty: its own default.
+  std::vector<int> server_threads;
   std::vector<SkipRule> skip;
   std::string source;  // "builtin:smoke" or the file path; not part of identity
 };
@@ -101,7 +104,9 @@ void override_loadgen_ranks(Suite& s, int ranks);
 
 // On a machine with at least 2 CPUs, a suite that pins nothing gets the
 // server on CPU 0 and the load generator on the others, so that the two never
-// compete for a CPU (docs/results.md). `--unpinned` skips this.
+// compete for a CPU (docs/results.md). With server_threads, the server gets
+// CPUs 0..T-1 (T: the largest count) when more than T CPUs exist, and nothing
+// is pinned otherwise. `--unpinned` skips this.
 void default_placement(Suite& s, long cpus);
 void override_placement(Suite& s, const std::string& server_cpus, const std::string& loadgen_cpus);
 // Appends `args` to every strategy's extra server flags, after the suite's
@@ -120,10 +125,11 @@ struct CellParams {
   std::optional<int> loadgen_threads;
   int loadgen_ranks = 1;
   std::vector<std::string> server_args;
+  std::optional<int> server_threads;  // --threads given to the server (suite.server_threads)
 };
 
 struct CellPlan {
-  std::string id;  // "epoll/pingpong/c100/r0"
+  std::string id;  // "epoll/pingpong/c100/r0", "epoll-reuseport/pingpong/c100/t2/r0"
   std::string strategy;
   std::string family;
   std::string workload;

@@ -6,7 +6,7 @@ set -euo pipefail
 
 MUXBENCH_PACKAGES=(
   build-essential cmake pkg-config
-  libevent-dev liburing-dev nlohmann-json3-dev libcli11-dev
+  libevent-dev liburing-dev libuv1-dev libasio-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin   # muxbench-loadgen on many hosts (mpirun)
   python3 python3-matplotlib python3-pytest python3-jsonschema

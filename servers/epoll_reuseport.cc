@@ -6,7 +6,7 @@
 // connections. The kernel spreads incoming connections across the listeners
 // bound to the same port by a hash of the 4-tuple, so the threads share
 // nothing: no lock, no accept contention (no thundering herd), counters per
-// thread merged at the end.
+// thread merged at the end (and listed per thread in --stats).
 // Trade-offs: the hash balances connections, not load: a few heavy clients on
 // one thread leave the others idle, and a connection never migrates. Each
 // listener has its own backlog; connections queued on a listener when it is
@@ -36,6 +36,7 @@ constexpr int kMaxEvents = 256;
 constexpr int kAcceptsPerWake = 64;  // bound accept bursts so clients keep being served
 
 struct Loop {
+  int index = 0;
   int ep = -1;
   int listen_fd = -1;
   std::vector<std::unique_ptr<Conn>> conns;  // indexed by fd (fds are process-wide)
@@ -148,7 +149,7 @@ struct Loop {
     for (auto& conn : conns) {
       if (conn) close_conn(*conn);
     }
-    ctx.totals.add(c);
+    ctx.add_thread(index, "loop", c);
   }
 };
 
@@ -159,6 +160,7 @@ int run(Context& ctx) {
     int lfd = i == 0 ? ctx.listen_fd : ctx.extra_listener();  // extra_listener prints why
     if (lfd < 0) return 1;
     loops.push_back(std::make_unique<Loop>());
+    loops.back()->index = i;
     if (!loops.back()->init(lfd, ctx.stop_fd)) return 1;
   }
 

@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <new>
@@ -40,6 +41,16 @@ std::mutex g_listeners_mu;
 std::vector<int> g_listeners;  // shut down on stop
 std::uint16_t g_port = 0;
 
+// Per-thread counters of multi-thread strategies (Context::add_thread), for
+// the "per_thread" array of --stats. Threads only (never forked children).
+struct ThreadEntry {
+  int index;
+  const char* role;
+  Counters counters;
+};
+std::mutex g_threads_mu;
+std::vector<ThreadEntry> g_thread_entries;
+
 std::mutex g_done_mu;
 std::condition_variable g_done_cv;
 bool g_done = false;
@@ -56,6 +67,26 @@ nlohmann::json counters_json(const Counters& c) {
   };
 }
 
+// One entry per thread that reported (in index order): its role and its
+// counters; empty for single-thread and per-connection strategies.
+nlohmann::json per_thread_json() {
+  std::vector<ThreadEntry> entries;
+  {
+    std::lock_guard<std::mutex> lock(g_threads_mu);
+    entries = g_thread_entries;
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const ThreadEntry& a, const ThreadEntry& b) { return a.index < b.index; });
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& e : entries) {
+    nlohmann::json t = counters_json(e.counters);
+    t["thread"] = e.index;
+    t["role"] = e.role;
+    arr.push_back(std::move(t));
+  }
+  return arr;
+}
+
 void write_stats(const Options& opt, const SharedCounters& totals, int threads) {
   if (opt.stats_path.empty()) return;
   nlohmann::json j = {
@@ -65,6 +96,7 @@ void write_stats(const Options& opt, const SharedCounters& totals, int threads) 
       {"threads", threads},
       {"backend", opt.backend},
       {"counters", counters_json(totals.snapshot())},
+      {"per_thread", per_thread_json()},
   };
   std::string tmp = opt.stats_path + ".tmp";
   {
@@ -110,15 +142,31 @@ int cpu_count() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
+std::string threaded_strategy_names() {
+  std::string s;
+  for (const Strategy* st : strategies()) {
+    if (st->default_threads == 0) continue;
+    if (!s.empty()) s += ", ";
+    s += st->name;
+  }
+  return s;
+}
+
 void print_list(bool as_json) {
   if (as_json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const Strategy* st : strategies()) {
+      const Family* fam = find_family(st->family);
+      const char* lib = fam != nullptr ? fam->library : nullptr;
+      std::string version = lib != nullptr ? library_version(lib) : "";
       arr.push_back({{"name", st->name},
                      {"family", st->family},
                      {"summary", st->summary},
                      {"default_threads", st->default_threads < 0 ? cpu_count() : st->default_threads},
-                     {"takes_threads", st->default_threads != 0}});
+                     {"takes_threads", st->default_threads != 0},
+                     {"library", lib != nullptr ? nlohmann::json(lib) : nlohmann::json(nullptr)},
+                     {"library_version",
+                      version.empty() ? nlohmann::json(nullptr) : nlohmann::json(version)}});
     }
     std::printf("%s\n", arr.dump(2).c_str());
     return;
@@ -167,6 +215,12 @@ int Context::extra_listener() const {
   return fd;
 }
 
+void Context::add_thread(int index, const char* role, const Counters& c) const {
+  totals.add(c);
+  std::lock_guard<std::mutex> lock(g_threads_mu);
+  g_thread_entries.push_back({index, role, c});
+}
+
 void Context::apply_test_aids(std::uint64_t n) const {
   if (opt.delay_us != 0) {
     // Short delays spin: a sleep would be stretched by the kernel's timer
@@ -205,7 +259,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   app.add_option("--bind", opt.bind, "Local address to listen on: IPv4, IPv6, 0.0.0.0 or :: (default 127.0.0.1)");
   app.add_option("--threads", opt.threads,
-                 "Worker threads (threadpool: default 64; epoll-reuseport: default = CPUs)")
+                 "Threads (threadpool: pool size, default 64; the multi-loop strategies, e.g. "
+                 "epoll-reuseport, epoll-exclusive, epoll-handoff: event loops, default = CPUs)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--backend", opt.backend, "libevent strategy only: select, poll or epoll")
       ->check(CLI::IsMember({"select", "poll", "epoll"}));
@@ -216,6 +271,15 @@ int main(int argc, char** argv) {
   app.add_option("--crash-after", opt.crash_after,
                  "TEST AID: kill the server (SIGKILL) after this many reply lines");
   CLI11_PARSE(app, argc, argv);
+
+  // The registry's invariant: every strategy's family is listed (registry.cc).
+  for (const Strategy* st : strategies()) {
+    if (find_family(st->family) == nullptr) {
+      std::fprintf(stderr, "muxbench-server: registry: strategy %s has family '%s', which is not "
+                           "in the family table\n", st->name, st->family);
+      std::abort();
+    }
+  }
 
   if (list || list_json) {
     print_list(list_json);
@@ -237,8 +301,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (opt.threads != 0 && st->default_threads == 0) {
-    std::fprintf(stderr, "muxbench-server: --threads does not apply to --strategy %s\n",
-                 st->name);
+    std::fprintf(stderr,
+                 "muxbench-server: --threads does not apply to --strategy %s (one thread by "
+                 "design); strategies that take it: %s\n",
+                 st->name, threaded_strategy_names().c_str());
     return 2;
   }
   int threads = opt.threads;

@@ -76,6 +76,13 @@ struct Context {
   // -1 and prints the reason on failure.
   int extra_listener() const;
 
+  // Multi-thread strategies, instead of totals.add(): merges one thread's
+  // counters into the totals and records them as entry `index` of the
+  // "per_thread" array of --stats, with its `role` ("loop": serves
+  // connections; "acceptor": only accepts and hands them on). A connection is
+  // counted by the thread that served it, so the entries add up to the totals.
+  void add_thread(int index, const char* role, const Counters& c) const;
+
   // Test aids, called with the number of reply lines just produced: sleeps
   // --delay-us per line; kills the process after --crash-after lines.
   void on_lines(std::uint64_t n) const {
@@ -89,9 +96,9 @@ struct Context {
 // One I/O strategy.
 struct Strategy {
   const char* name;      // CLI name, JSON key, test name and plot legend
-  const char* family;    // "blocking", "readiness", "libevent" or "completion"
+  const char* family;    // one of families() below: "blocking", "readiness", ...
   const char* summary;   // one line for --list
-  int default_threads;   // 0: the option does not apply; -1: number of CPUs
+  int default_threads;   // 0: --threads does not apply; -1: number of CPUs
   bool reuseport_listener;
   // Serves until ctx.stopping; returns the process exit status. On a start-up
   // failure prints one line to stderr naming what failed and returns non-zero
@@ -99,8 +106,22 @@ struct Strategy {
   int (*run)(Context& ctx);
 };
 
-// The registry (registry.cc): every strategy, in presentation order.
+// A family of strategies: one colour family in the charts, and the library
+// its strategies are built on (null: system calls only).
+struct Family {
+  const char* name;      // "blocking", "readiness", "libevent", "libuv", "asio", "completion"
+  const char* library;   // "libevent", "libuv", "asio", "liburing" or null
+};
+
+// The registry (registry.cc): every strategy, in presentation order, and
+// every family, in the same order.
 std::span<const Strategy* const> strategies();
 const Strategy* find_strategy(std::string_view name);
+std::span<const Family> families();
+const Family* find_family(std::string_view name);
+
+// The version of a family's library as this binary runs it, e.g. "2.1.12-stable"
+// (libraries.cc); "" for none or unknown.
+std::string library_version(const char* library);
 
 }  // namespace muxbench::server

@@ -142,7 +142,12 @@ def _parse_cell(c, index, path):
     repetition = _require_int(c, "repetition", where, 0) if c.get("repetition") is not None else 0
     reason = c.get("reason")
     loadgen = c.get("loadgen")
-    return Cell(raw=c, id=c["id"], strategy=c["strategy"],
+    # A strategy run with --threads N from the suite is its own series.
+    strategy = c["strategy"]
+    threads = _dict(c.get("params")).get("server_threads")
+    if isinstance(threads, int) and not isinstance(threads, bool):
+        strategy += f"/t{threads}"
+    return Cell(raw=c, id=c["id"], strategy=strategy,
                 family=style.family_of(c["strategy"], c.get("family")),
                 workload=c["workload"], connections=connections, active=active,
                 repetition=repetition, status=c["status"],

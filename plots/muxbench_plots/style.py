@@ -2,12 +2,15 @@
 
 One strategy has one colour, one marker and one line style everywhere: the
 colour is a shade of its family's colormap (blocking = oranges, readiness =
-blues, libevent = greens, completion = purples), the line style is the
-family's, the marker tells strategies of one family apart. The style depends
-only on the strategy name (and its family), never on which other strategies a
-run happens to contain, so the same name looks the same in every chart of
-every run. Names we do not know get a stable shade of their family's colormap,
-or grey when the family is unknown too.
+blues, libevent = greens, libuv = reds, asio = magentas, completion =
+purples), the line style is the family's, the marker tells strategies of one
+family apart. The style depends only on the strategy name (and its family),
+never on which other strategies a run happens to contain, so the same name
+looks the same in every chart of every run. Names we do not know get a stable
+shade of their family's colormap, or grey when the family is unknown too.
+A strategy run with a given number of server threads (suite server_threads)
+is the series "<strategy>/t<N>": its strategy's colour, a marker per thread
+count, listed right after its strategy.
 """
 
 import zlib
@@ -15,14 +18,18 @@ import zlib
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-FAMILIES = ("blocking", "readiness", "libevent", "completion")
+FAMILIES = ("blocking", "readiness", "libevent", "libuv", "asio", "completion")
 
 # Canonical order inside each family: the order of the libevent book's
 # chapter 1 and of servers/registry.cc.
 KNOWN_STRATEGIES = {
     "blocking": ("iterative", "fork", "thread", "threadpool"),
-    "readiness": ("busypoll", "select", "poll", "epoll", "epoll-et", "epoll-reuseport"),
-    "libevent": ("libevent", "libevent-select", "libevent-poll", "libevent-epoll", "bufferevent"),
+    "readiness": ("busypoll", "select", "poll", "epoll", "epoll-et", "epoll-reuseport",
+                  "epoll-exclusive", "epoll-handoff"),
+    "libevent": ("libevent", "libevent-select", "libevent-poll", "libevent-epoll",
+                 "libevent-handoff", "bufferevent"),
+    "libuv": ("libuv",),
+    "asio": ("asio",),
     "completion": ("io_uring",),
 }
 
@@ -33,6 +40,8 @@ _FAMILY_LOOK = {
     "blocking": ("Oranges", ":"),
     "readiness": ("Blues", "-"),
     "libevent": ("Greens", "--"),
+    "libuv": ("Reds", (0, (3, 1, 1, 1, 1, 1))),
+    "asio": ("RdPu", (0, (8, 2, 2, 2))),
     "completion": ("Purples", "-."),
     None: ("Greys", (0, (5, 2, 1, 2))),
 }
@@ -49,16 +58,26 @@ def _stable_hash(name):
     return zlib.crc32(name.encode("utf-8"))
 
 
+def split_threads(name):
+    """'epoll-reuseport/t2' -> ('epoll-reuseport', 2); 'epoll' -> ('epoll', None)."""
+    base, sep, tail = name.rpartition("/t")
+    if sep and base and tail.isdigit():
+        return base, int(tail)
+    return name, None
+
+
 def family_of(name, declared=None):
     """The family of a strategy: the declared one (cell.family) if it is one
-    of the four, else the known table, else a guess from the name's prefix,
+    of FAMILIES, else the known table, else a guess from the name's prefix,
     else None."""
     if declared in FAMILIES:
         return declared
+    name = split_threads(name)[0]
     if name in _FAMILY_OF:
         return _FAMILY_OF[name]
     lowered = name.lower()
     for prefix, fam in (("libevent", "libevent"), ("bufferevent", "libevent"),
+                        ("libuv", "libuv"), ("uv", "libuv"), ("asio", "asio"),
                         ("io_uring", "completion"), ("uring", "completion"),
                         ("epoll", "readiness"), ("select", "readiness"), ("poll", "readiness"),
                         ("thread", "blocking"), ("fork", "blocking")):
@@ -68,31 +87,37 @@ def family_of(name, declared=None):
 
 
 def strategy_style(name, family=None):
-    """Matplotlib keyword arguments (color, linestyle, marker) for a strategy."""
+    """Matplotlib keyword arguments (color, linestyle, marker) for a strategy
+    (or a '<strategy>/t<N>' series: its strategy's colour, a marker per N)."""
     fam = family_of(name, family)
     cmap_name, linestyle = _FAMILY_LOOK[fam]
     known = KNOWN_STRATEGIES.get(fam, ())
-    if name in known:
-        i = known.index(name)
+    base, threads = split_threads(name)
+    if base in known:
+        i = known.index(base)
         pos = _SHADE_LO + (_SHADE_HI - _SHADE_LO) * (i / max(len(known) - 1, 1))
         marker = _MARKERS[i % len(_MARKERS)]
     else:
-        h = _stable_hash(name)
+        h = _stable_hash(base)
         pos = _SHADE_LO + (_SHADE_HI - _SHADE_LO) * ((h % 1000) / 999)
         marker = _MARKERS[(h // 1000) % len(_MARKERS)]
-    if fam == "completion" and len(known) == 1 and name in known:
+    if len(known) == 1 and base in known:
         pos = 0.8  # a lone member: a strong shade, not the darkest
+    if threads is not None:
+        marker = _MARKERS[(_MARKERS.index(marker) + threads) % len(_MARKERS)]
     color = to_hex(colormaps[cmap_name](pos))
     return {"color": color, "linestyle": linestyle, "marker": marker}
 
 
 def strategy_sort_key(name, family=None):
-    """Family order, then the canonical order, then unknown names by name."""
+    """Family order, then the canonical order (a strategy's thread-count
+    series right after it, by count), then unknown names by name."""
     fam = family_of(name, family)
     fam_rank = FAMILIES.index(fam) if fam in FAMILIES else len(FAMILIES)
     known = KNOWN_STRATEGIES.get(fam, ())
-    rank = known.index(name) if name in known else len(known)
-    return (fam_rank, rank, name)
+    base, threads = split_threads(name)
+    rank = known.index(base) if base in known else len(known)
+    return (fam_rank, rank, base, threads or 0, name)
 
 
 # Verdicts of `muxbench compare`: anything that means better, worse or

@@ -142,3 +142,33 @@ def test_idle_is_split_by_active(tmp_path):
     groups = group_cells(load_results(write_json(tmp_path, doc)).cells)
     assert [(g.label, g.connection_counts) for g in groups] == [
         ("idle · active 10", [100, 1000]), ("idle · active 100", [1000, 5000])]
+
+
+def test_server_threads_make_their_own_series(tmp_path):
+    # A strategy run with suite.server_threads [1, 2] is two series
+    # ("<strategy>/t1", "<strategy>/t2") of its strategy's family and colour,
+    # listed right after it; the threads never split a workload into variants.
+    cells = []
+    for strategy, family, threads in (("epoll", "readiness", None),
+                                      ("epoll-exclusive", "readiness", 1),
+                                      ("epoll-exclusive", "readiness", 2),
+                                      ("libuv", "libuv", None),
+                                      ("asio", "asio", None)):
+        params = {"message_size_bytes": 64, "server_args": []}
+        tid = ""
+        if threads is not None:
+            params["server_threads"] = threads
+            tid = f"/t{threads}"
+        cells.append({"id": f"{strategy}/pingpong/c10{tid}/r0", "strategy": strategy,
+                      "family": family, "workload": "pingpong", "connections": 10,
+                      "status": "ok", "params": params,
+                      "metrics": {"requests_per_s": 1000.0 * (len(cells) + 1)}})
+    doc = {"schema_version": 1, "tool": "muxbench", "cells": cells}
+    r = load_results(write_json(tmp_path, doc))
+    groups = group_cells(r.cells)
+    assert [g.label for g in groups] == ["pingpong"]
+    assert groups[0].strategies == ["epoll", "epoll-exclusive/t1", "epoll-exclusive/t2",
+                                    "libuv", "asio"]
+    series, marks = build_series(groups[0].points, "requests_per_s")
+    assert [s.strategy for s in series] == groups[0].strategies and not marks
+    assert [s.family for s in series] == ["readiness", "readiness", "readiness", "libuv", "asio"]

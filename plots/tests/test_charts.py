@@ -145,6 +145,30 @@ def test_style_is_stable_and_has_fallbacks():
     assert len({style.strategy_style(n)["color"] for n in names}) == len(names)
 
 
+def test_new_families_and_thread_series():
+    assert style.FAMILIES == ("blocking", "readiness", "libevent", "libuv", "asio", "completion")
+    assert style.family_of("libuv") == "libuv" and style.family_of("asio") == "asio"
+    assert style.family_of("epoll-handoff") == "readiness"
+    assert style.family_of("libevent-handoff") == "libevent"
+    # Each family its own colour and line style.
+    looks = {fam: style.strategy_style(names[0]) for fam, names in style.KNOWN_STRATEGIES.items()}
+    assert len({l["color"] for l in looks.values()}) == len(looks)
+    assert len({str(l["linestyle"]) for l in looks.values()}) == len(looks)
+    # "<strategy>/t<N>": the strategy's colour, family and line style, another marker.
+    base = style.strategy_style("epoll-reuseport")
+    t1, t2 = style.strategy_style("epoll-reuseport/t1"), style.strategy_style("epoll-reuseport/t2")
+    assert base["color"] == t1["color"] == t2["color"]
+    assert base["linestyle"] == t2["linestyle"]
+    assert len({base["marker"], t1["marker"], t2["marker"]}) == 3
+    assert style.split_threads("epoll-reuseport/t2") == ("epoll-reuseport", 2)
+    assert style.split_threads("epoll") == ("epoll", None)
+    names = ["epoll-exclusive/t2", "epoll-handoff", "epoll-reuseport/t1", "epoll-exclusive/t1",
+             "epoll", "asio", "libuv", "io_uring"]
+    assert sorted(names, key=style.strategy_sort_key) == [
+        "epoll", "epoll-reuseport/t1", "epoll-exclusive/t1", "epoll-exclusive/t2",
+        "epoll-handoff", "libuv", "asio", "io_uring"]
+
+
 def test_spectrum_math():
     buckets = [(20000, 500), (30000, 300), (50000, 150), (100000, 40), (1000000, 9), (5000000, 1)]
     x, y = spectrum.spectrum(buckets)

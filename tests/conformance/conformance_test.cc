@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -42,18 +43,30 @@ struct Variant {
 
 void PrintTo(const Variant& v, std::ostream* os) { *os << v.label; }
 
-// Strategies from the registry; libevent once per forced backend, so that
-// libevent-over-select is held to the same rules as raw select.
-std::vector<Variant> variants() {
-  std::vector<Variant> out;
+nlohmann::json server_list() {
   std::string cmd = bin_dir() + "/muxbench-server --list-json";
   FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
+  if (p == nullptr) return nlohmann::json();
   std::string text;
   char buf[4096];
   while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) text.append(buf, n);
   ::pclose(p);
-  auto list = nlohmann::json::parse(text, nullptr, false);
+  return nlohmann::json::parse(text, nullptr, false);
+}
+
+// threadpool's --threads is the size of its pool, a cap on concurrency (its
+// design limit), not a number of event loops.
+bool runs_event_loops_per_thread(const nlohmann::json& s) {
+  return s.value("takes_threads", false) && s["name"] != "threadpool";
+}
+
+// Strategies from the registry; libevent once per forced backend, so that
+// libevent-over-select is held to the same rules as raw select; strategies
+// that run one event loop per thread once with --threads 1 and once with
+// --threads 2, whatever the machine's CPU count.
+std::vector<Variant> variants() {
+  std::vector<Variant> out;
+  auto list = server_list();
   if (!list.is_array()) return out;
   for (const auto& s : list) {
     std::string name = s["name"].get<std::string>();
@@ -61,9 +74,26 @@ std::vector<Variant> variants() {
       for (const char* b : {"select", "poll", "epoll"}) {
         out.push_back({name, {"--backend", b}, name + "_" + b});
       }
+    } else if (runs_event_loops_per_thread(s)) {
+      for (const char* t : {"1", "2"}) {
+        out.push_back({name, {"--threads", t}, name + "_t" + t});
+      }
     } else {
       out.push_back({name, {}, name});
     }
+  }
+  return out;
+}
+
+// The strategies that run one event loop per thread.
+std::vector<Variant> threaded_variants() {
+  std::vector<Variant> out;
+  auto list = server_list();
+  if (!list.is_array()) return out;
+  for (const auto& s : list) {
+    if (!runs_event_loops_per_thread(s)) continue;
+    std::string name = s["name"].get<std::string>();
+    out.push_back({name, {"--threads", "2"}, name + "_t2"});
   }
   return out;
 }
@@ -393,6 +423,15 @@ TEST_P(Conformance, SigtermExitsCleanlyWithinOneSecondAndWritesStats) {
   EXPECT_GE(stats["counters"]["accepted"].get<int>(), 3);
   EXPECT_GE(stats["counters"]["lines"].get<int>(), 3);
   EXPECT_GE(stats["counters"]["bytes_in"].get<int>(), 27);
+  // Multi-thread strategies list each thread; the entries add up to the totals.
+  ASSERT_TRUE(stats["per_thread"].is_array());
+  if (!stats["per_thread"].empty()) {
+    for (const char* key : {"accepted", "closed", "lines", "bytes_in", "bytes_out"}) {
+      long sum = 0;
+      for (const auto& t : stats["per_thread"]) sum += t[key].get<long>();
+      EXPECT_EQ(sum, stats["counters"][key].get<long>()) << key;
+    }
+  }
 }
 
 // Any local address (docs/protocol.md, section 1): the IPv6 wildcard is
@@ -422,6 +461,105 @@ INSTANTIATE_TEST_SUITE_P(Strategies, Conformance, ::testing::ValuesIn(variants()
                            }
                            return n;
                          });
+
+// Every event loop of a multi-thread strategy serves connections. The server
+// delays each reply by 50 ms (test aid), so a loop is busy while the next
+// connections arrive: EPOLLEXCLUSIVE then has to wake another loop (an idle
+// server's first loop would otherwise take them all, by design), the
+// SO_REUSEPORT hash spreads 16 connections over both listeners (all on one:
+// odds 2^-15), and hand-off is round-robin. --stats lists each thread.
+class ThreadedConformance : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(ThreadedConformance, WithTwoThreadsBothLoopsServeConnections) {
+  raise_nofile_limit();
+  ignore_sigpipe();
+  const std::string stats_path =
+      "/tmp/muxbench-conf-threads-" + std::to_string(::getpid()) + ".json";
+  std::vector<std::string> args = GetParam().args;
+  args.insert(args.end(), {"--delay-us", "50000", "--stats", stats_path});
+  Server server(GetParam().strategy, args);
+  ASSERT_TRUE(server.ok()) << "no READY line; stderr: " << server.process().stderr_text();
+
+  constexpr int kConns = 16;
+  std::vector<int> fds;
+  for (int i = 0; i < kConns; ++i) {
+    int fd = connect_loopback(server.port());
+    ASSERT_GE(fd, 0) << "connect: " << errno_string(errno);
+    ASSERT_TRUE(write_all(fd, "x\n", 2));
+    fds.push_back(fd);
+    if (i == 0) std::this_thread::sleep_for(20ms);  // the first loop is in its delay now
+  }
+  for (int i = 0; i < kConns; ++i) {
+    EXPECT_EQ(read_exactly(fds[i], 2, 10s), "k\n") << "connection " << i;
+    ::close(fds[i]);
+  }
+  server.process().signal(SIGTERM);
+  ASSERT_NE(server.process().wait(2s), -1) << "still running after SIGTERM";
+
+  std::ifstream f(stats_path);
+  auto stats = nlohmann::json::parse(f, nullptr, false);
+  ::unlink(stats_path.c_str());
+  ASSERT_TRUE(stats.is_object()) << "--stats file missing or invalid";
+  ASSERT_TRUE(stats["per_thread"].is_array()) << stats.dump();
+  int loops = 0;
+  long accepted = 0;
+  for (const auto& t : stats["per_thread"]) {
+    accepted += t["accepted"].get<long>();
+    if (t["role"] != "loop") continue;
+    ++loops;
+    EXPECT_GE(t["accepted"].get<long>(), 1) << "a loop served no connection: " << stats.dump();
+    EXPECT_GE(t["lines"].get<long>(), 1) << "a loop answered no request: " << stats.dump();
+  }
+  EXPECT_EQ(loops, 2) << stats.dump();
+  EXPECT_EQ(accepted, stats["counters"]["accepted"].get<long>());
+  EXPECT_EQ(stats["counters"]["accepted"].get<long>(), kConns);
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, ThreadedConformance, ::testing::ValuesIn(threaded_variants()),
+                         [](const ::testing::TestParamInfo<Variant>& p) {
+                           std::string n = p.param.label;
+                           for (char& ch : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return n;
+                         });
+
+// --threads on a strategy that runs one thread by design is refused at
+// start-up with one line naming the strategy and those that take it.
+TEST(ServerStartup, ThreadsOnASingleThreadStrategyIsOneClearError) {
+  for (const char* s : {"epoll", "libuv", "asio"}) {
+    Process p({bin_dir() + "/muxbench-server", "--strategy", s, "--port", "0", "--threads", "2"});
+    int status = p.wait(5s);
+    ASSERT_NE(status, -1) << s << ": still running";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << s << ": status " << status;
+    EXPECT_NE(p.stderr_text().find(std::string("--threads does not apply to --strategy ") + s),
+              std::string::npos)
+        << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find("epoll-exclusive"), std::string::npos) << p.stderr_text();
+    EXPECT_EQ(p.read_all(1s), "") << s << ": printed something on stdout (a READY line?)";
+  }
+}
+
+// --list-json: every strategy's family is one of the charts' families, and
+// a strategy built on a library names it with the version it runs.
+TEST(ServerList, FamiliesAndLibraryVersions) {
+  auto list = server_list();
+  ASSERT_TRUE(list.is_array());
+  const std::vector<std::string> families = {"blocking", "readiness", "libevent",
+                                             "libuv",    "asio",      "completion"};
+  for (const auto& s : list) {
+    SCOPED_TRACE(s.dump());
+    const std::string fam = s["family"].get<std::string>();
+    EXPECT_NE(std::find(families.begin(), families.end(), fam), families.end());
+    if (fam == "blocking" || fam == "readiness") {
+      EXPECT_TRUE(s["library"].is_null());
+    } else {
+      ASSERT_TRUE(s["library"].is_string());
+      ASSERT_TRUE(s["library_version"].is_string());
+      EXPECT_FALSE(s["library_version"].get<std::string>().empty());
+    }
+  }
+}
 
 // A bind address that is not this host's fails at start-up with one line
 // naming the address and the reason, whatever the strategy.

@@ -178,6 +178,108 @@ TEST(SuitePlan, RecordedSuiteParsesBackToItself) {
   EXPECT_EQ(once, twice);
 }
 
+// server_threads: strategies that take --threads run once per count (ids
+// with /t<N>, params.server_threads, --threads on the server's command
+// line); the others once, as before.
+const std::vector<StrategyInfo> kThreadedCatalog = {
+    {"epoll", "readiness", "", 0, false},
+    {"epoll-reuseport", "readiness", "", 2, true},
+    {"libevent-handoff", "libevent", "", 2, true},
+};
+
+TEST(SuitePlan, ServerThreadsRunEachThreadedStrategyOncePerCount) {
+  Suite s = parse_suite(json::parse(R"J({"strategies": "all", "workloads": ["pingpong"],
+                                        "connections": [10], "server_threads": [1, 2]})J"),
+                        kThreadedCatalog, "t");
+  auto cells = plan_cells(s, kThreadedCatalog, 0);
+  std::vector<std::string> ids;
+  for (const auto& c : cells) ids.push_back(c.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{
+                     "epoll/pingpong/c10/r0", "epoll-reuseport/pingpong/c10/t1/r0",
+                     "epoll-reuseport/pingpong/c10/t2/r0", "libevent-handoff/pingpong/c10/t1/r0",
+                     "libevent-handoff/pingpong/c10/t2/r0"}));
+  EXPECT_FALSE(cells[0].params.server_threads);
+  EXPECT_EQ(cells[2].params.server_threads.value_or(0), 2);
+  EXPECT_EQ(cells[4].family, "libevent");
+  // Recorded and parsed back unchanged (--resume).
+  json once = suite_to_json(s);
+  EXPECT_EQ(once["server_threads"], json::parse("[1, 2]"));
+  EXPECT_EQ(suite_to_json(parse_suite(once, kThreadedCatalog, "t")), once);
+  // Without server_threads the recorded suite has no such key (older files).
+  Suite plain = parse_suite(json::parse(R"J({"strategies": "all", "workloads": ["pingpong"],
+                                            "connections": [10]})J"),
+                            kThreadedCatalog, "t");
+  EXPECT_FALSE(suite_to_json(plain).contains("server_threads"));
+}
+
+TEST(SuitePlan, ServerThreadsErrorsNameTheField) {
+  auto err = [](const std::string& text) {
+    try {
+      parse_suite(json::parse(text), kThreadedCatalog, "t");
+    } catch (const SuiteError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(err(R"J({"strategies": ["epoll"], "workloads": ["pingpong"], "connections": [1],
+                    "server_threads": [2]})J"),
+            "suite.server_threads: [2] applies to no strategy of this suite; allowed: a suite with "
+            "a strategy that takes --threads (muxbench-server --list-json: takes_threads)");
+  EXPECT_EQ(err(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                    "server_threads": [1, 0]})J"),
+            "suite.server_threads[1]: 0 is out of range; allowed: an integer from 1 to 4096");
+  EXPECT_EQ(err(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                    "server_threads": [2, 2]})J"),
+            "suite.server_threads[1]: 2 appears twice; allowed: each count once");
+  EXPECT_EQ(err(R"J({"strategies": "all", "workloads": ["pingpong"], "connections": [1],
+                    "server_threads": [2], "server_args": {"epoll-reuseport": ["--threads", "4"]}})J"),
+            "suite.server_args.epoll-reuseport: [\"--threads\",\"4\"] sets --threads, which "
+            "suite.server_threads sets for every strategy that takes it; allowed: one of the two");
+  Suite s = parse_suite(json::parse(R"J({"strategies": "all", "workloads": ["pingpong"],
+                                        "connections": [1], "server_threads": [2]})J"),
+                        kThreadedCatalog, "t");
+  try {
+    override_server_args(s, {"--threads=8"});
+    ADD_FAILURE() << "--server-arg=--threads=8 accepted with server_threads";
+  } catch (const SuiteError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--server-arg: '--threads=8' clashes with the suite's server_threads; allowed: any "
+              "other server option, e.g. --server-arg=--delay-us=200");
+  }
+}
+
+// The default placement pins the server to as many CPUs as its largest
+// thread count when the load generator still gets a CPU, else pins nothing.
+TEST(SuitePlan, DefaultPlacementLeavesRoomForServerThreads) {
+  Suite s = parse_suite(json::parse(R"J({"strategies": "all", "workloads": ["pingpong"],
+                                        "connections": [1], "server_threads": [1, 2]})J"),
+                        kThreadedCatalog, "t");
+  Suite two = s;
+  default_placement(two, 2);
+  EXPECT_EQ(two.placement.server_cpus, "");
+  EXPECT_EQ(two.placement.loadgen_cpus, "");
+  Suite eight = s;
+  default_placement(eight, 8);
+  EXPECT_EQ(eight.placement.server_cpus, "0-1");
+  EXPECT_EQ(eight.placement.loadgen_cpus, "2-7");
+  Suite three = s;
+  default_placement(three, 3);
+  EXPECT_EQ(three.placement.loadgen_cpus, "2");
+  Suite plain = parse_suite(json::parse(R"J({"strategies": "all", "workloads": ["pingpong"],
+                                            "connections": [1]})J"),
+                            kThreadedCatalog, "t");
+  default_placement(plain, 2);
+  EXPECT_EQ(plain.placement.server_cpus, "0");
+  EXPECT_EQ(plain.placement.loadgen_cpus, "1");
+}
+
+TEST(Report, SeriesNameAddsTheServerThreads) {
+  EXPECT_EQ(series_name(json::parse(R"J({"strategy": "epoll", "params": {}})J")), "epoll");
+  EXPECT_EQ(series_name(json::parse(
+                R"J({"strategy": "epoll-exclusive", "params": {"server_threads": 2}})J")),
+            "epoll-exclusive/t2");
+}
+
 TEST(Report, Formats) {
   EXPECT_EQ(format_rate(812), "812");
   EXPECT_EQ(format_rate(45123), "45.1k");
@@ -199,7 +301,7 @@ TEST(HarnessCli, BuiltInSuitesValidateAgainstThisServer) {
     SCOPED_TRACE(name);
     EXPECT_NO_THROW(load_suite(name, *catalog));
   }
-  for (const char* name : {"smoke", "default", "c10k"}) {
+  for (const char* name : {"smoke", "default", "c10k", "cores"}) {
     EXPECT_TRUE(builtin_suites().count(name)) << name;
   }
 }
@@ -231,7 +333,7 @@ TEST(HarnessCli, BadSuiteFileIsRejectedBeforeAnythingRuns) {
   r = run_muxbench({"run", "--suite", "nosuchsuite", "--allow-debug-build"});
   EXPECT_EQ(r.exit_code(), 2);
   EXPECT_NE(r.err.find("'nosuchsuite' is neither a built-in suite nor a readable file; allowed: c10k, "
-                       "default, distributed, network, smoke"),
+                       "cores, default, distributed, network, smoke"),
             std::string::npos)
       << r.err;
 
@@ -257,7 +359,8 @@ TEST(HarnessCli, DryRunListsTheCellsAndTheDefaultSuiteFitsItsBudget) {
 TEST(HarnessCli, ListShowsStrategiesWorkloadsAndSuites) {
   RunResult r = run_muxbench({"list"});
   ASSERT_EQ(r.exit_code(), 0) << r.err;
-  for (const char* s : {"epoll", "pingpong", "idle", "churn", "bulk", "rate", "smoke", "default", "c10k"}) {
+  for (const char* s : {"epoll", "pingpong", "idle", "churn", "bulk", "rate", "smoke", "default", "c10k",
+                        "cores"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
   }
   r = run_muxbench({"list", "--json"});
