@@ -96,6 +96,41 @@ inline bool alive(pid_t pid) {
   return rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] != 'Z';
 }
 
+// Every process descended from `root` right now (children, their children,
+// ...), read from the ppid field of /proc/*/stat. A cell that is interrupted
+// is never recorded, so `survivors` cannot see its processes; a snapshot of
+// the harness's descendants taken before the signal can.
+inline std::vector<pid_t> descendants(pid_t root) {
+  std::vector<std::pair<pid_t, pid_t>> links;  // (pid, ppid)
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(e.path() / "stat");
+    std::string stat;
+    if (!std::getline(f, stat)) continue;
+    auto rp = stat.rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream rest(stat.substr(rp + 2));
+    std::string state;
+    long ppid = 0;
+    rest >> state >> ppid;
+    links.emplace_back(static_cast<pid_t>(std::stol(name)), static_cast<pid_t>(ppid));
+  }
+  std::vector<pid_t> out;
+  std::vector<pid_t> frontier = {root};
+  while (!frontier.empty()) {
+    pid_t parent = frontier.back();
+    frontier.pop_back();
+    for (auto [pid, ppid] : links) {
+      if (ppid == parent) {
+        out.push_back(pid);
+        frontier.push_back(pid);
+      }
+    }
+  }
+  return out;
+}
+
 // Every server (process group) and load generator a results file recorded is
 // gone. Returns a description of the survivors, "" when none.
 inline std::string survivors(const json& doc) {

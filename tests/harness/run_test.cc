@@ -95,11 +95,18 @@ TEST(HarnessRun, InterruptedRunResumesToTheSameCells) {
       std::this_thread::sleep_for(50ms);
     }
     std::this_thread::sleep_for(300ms);
+    // The interrupted cell's processes (its serve-cell agent, server and
+    // load generator) are recorded nowhere: note them now.
+    const std::vector<pid_t> cell_processes = descendants(p.pid());
+    EXPECT_GE(cell_processes.size(), 2u) << "the third cell was not running when interrupted";
     p.signal(SIGINT);
     int st = p.wait(20s);
     ASSERT_NE(st, -1) << "muxbench did not stop on SIGINT";
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 130) << p.stderr_text();
     EXPECT_NE(p.stderr_text().find("muxbench run --resume " + out), std::string::npos);
+    for (pid_t pid : cell_processes) {
+      EXPECT_FALSE(alive(pid)) << "process " << pid << " of the interrupted cell survived SIGINT";
+    }
   }
   json partial = read_json(out);
   EXPECT_EQ(schema_errors(out), "");
