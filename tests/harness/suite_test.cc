@@ -285,6 +285,41 @@ TEST(HarnessCli, RefusesDebugAndSanitizerBuildsUnlessAsked) {
   }
 }
 
+// Numbers no double holds (1e400), and broken JSON, in a suite or a host file:
+// exit 2, one line naming the file, the key and where it is.
+TEST(HarnessCli, BadNumbersInSuiteAndHostFilesNameTheFileAndTheKey) {
+  TempDir dir;
+  std::string suite = dir.write("huge.json", R"J({"strategies": ["epoll"], "workloads": ["rate"],
+    "connections": [1],
+    "workload_params": {"rate": {"rate_per_s": 1e400}}})J");
+  RunResult r = run_muxbench({"run", "--suite", suite, "--dry-run"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_EQ(r.err, "muxbench: " + suite +
+                       ": suite.workload_params.rate.rate_per_s: 1e400 is out of range; allowed: a "
+                       "finite number (at most about 1.8e308); line 3, column 48\n");
+  std::string list = dir.write("list.json", R"J({"strategies": ["epoll"], "workloads": ["pingpong"],
+    "connections": [1, -1e999]})J");
+  r = run_muxbench({"run", "--suite", list, "--dry-run"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_NE(r.err.find(list + ": suite.connections[1]: -1e999 is out of range"), std::string::npos)
+      << r.err;
+  std::string broken = dir.write("broken.json", R"J({"strategies": ["epoll"], "workloads": [)J");
+  r = run_muxbench({"run", "--suite", broken, "--dry-run"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_NE(r.err.find(broken + ": not valid JSON at line 1, column 41 (in suite.workloads[0])"),
+            std::string::npos)
+      << r.err;
+
+  std::string hosts = dir.write("hosts.json", R"J({"launcher": {"mpirun": ["mpirun"]},
+    "hosts": [{"name": "a", "address": "192.0.2.11", "role": "server"},
+              {"name": "b", "address": "192.0.2.12", "role": "loadgen", "slots": 1e400}]})J");
+  r = run_muxbench({"run", "--suite", "smoke", "--hosts", hosts, "--dry-run"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_NE(r.err.find(hosts + ": hosts[1].slots: 1e400 is out of range"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 // A bad host file stops `run` before anything runs: one line naming the file
 // and the field, exit 2.
 TEST(HostFileCli, BadHostFileIsOneLineAndExitTwo) {
