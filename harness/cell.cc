@@ -230,7 +230,9 @@ SpawnOptions loadgen_spawn(const CellPlan& plan, const CellEnv& env, const CellL
 }
 
 // Rank 0's report from the load generator's stdout: the whole text, or else
-// the last line that is a JSON object (mpirun may add lines of its own).
+// the last line that is a JSON object (mpirun may add lines of its own). A
+// report that is not an object, or whose fields have the wrong type, is no
+// report: *err names the field (check_loadgen_report).
 std::optional<json> parse_report(const std::string& path, std::string* err) {
   std::ifstream f(path);
   std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -239,15 +241,27 @@ std::optional<json> parse_report(const std::string& path, std::string* err) {
     return std::nullopt;
   }
   json j = json::parse(text, nullptr, false);
-  if (j.is_object()) return j;
-  std::istringstream lines(text);
   std::optional<json> last;
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line[0] != '{') continue;
-    json x = json::parse(line, nullptr, false);
-    if (x.is_object()) last = x;
+  if (j.is_object()) {
+    last = std::move(j);
+  } else {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty() || line[0] != '{') continue;
+      json x = json::parse(line, nullptr, false);
+      if (x.is_object()) last = x;
+    }
   }
-  if (!last) *err = j.is_discarded() ? "unreadable JSON" : "a JSON report that is not an object";
+  if (!last && j.is_discarded()) {
+    *err = "unreadable JSON";
+    return std::nullopt;
+  }
+  try {
+    check_loadgen_report(last ? *last : j, "report");
+  } catch (const SuiteError& e) {
+    *err = std::string("an invalid report: ") + e.what();
+    return std::nullopt;
+  }
   return last;
 }
 

@@ -2,7 +2,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <sstream>
+
+#include "json_check.h"
 
 namespace muxbench::harness {
 namespace {
@@ -186,6 +189,74 @@ json cell_metrics(const CellPlan& plan, const ServerObservation& server,
   return m;
 }
 
+void check_loadgen_report(const json& r, const std::string& path) {
+  using namespace check;
+  require_object(r, path, "the load generator's --json report, an object (docs/results.md)");
+  const json& status = required(r, path, "status", "ok, failed");
+  if (status != "ok" && status != "failed") {
+    fail(join_path(path, "status"), status, "is not a status; allowed: ok, failed");
+  }
+  check_string(r, path, "failure_reason", true, "one line");
+  // Counts stay below 2^53, where a double still holds every integer.
+  constexpr double kMaxCount = 9007199254740992.0;
+  constexpr double kMax = std::numeric_limits<double>::max();
+  const std::string kCount = "a count from 0 to 2^53";
+  const std::string kNumber = "a number of at least 0";
+  auto object = [&](const json& o, const std::string& p, const char* key) {
+    return check_object(o, p, key, true, "an object");
+  };
+  auto numbers = [&](const char* key, std::initializer_list<const char*> fields, double hi,
+                     const std::string& allowed) {
+    if (const json* o = object(r, path, key)) {
+      for (const char* f : fields) check_number(*o, join_path(path, key), f, 0, hi, true, allowed);
+    }
+  };
+  numbers("throughput", {"requests_per_s", "bytes_per_s"}, kMax, kNumber);
+  numbers("phases", {"ramp_ns", "warmup_ns", "measure_ns", "drain_ns"}, kMax, kNumber);
+  numbers("connect", {"attempted", "established", "failed"}, kMaxCount, kCount);
+  numbers("requests", {"completed", "completed_in_window", "sent"}, kMaxCount, kCount);
+  numbers("verification", {"verified_replies", "mismatched_replies"}, kMaxCount, kCount);
+  numbers("config", {"timeout_s"}, kMax, kNumber);
+  for (const char* key : {"latency", "latency_uncorrected"}) {
+    const json* l = object(r, path, key);
+    if (l == nullptr) continue;
+    const std::string lp = join_path(path, key);
+    for (const char* f : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"}) {
+      check_number(*l, lp, f, 0, kMax, true, kNumber);
+    }
+    check_number(*l, lp, "count", 0, kMaxCount, true, kCount);
+    const json* h = object(*l, lp, "histogram");
+    if (h == nullptr) continue;
+    const std::string hp = join_path(lp, "histogram");
+    const json* buckets = check_list(*h, hp, "buckets", "a list of [value_ns, count] pairs");
+    for (std::size_t i = 0; buckets != nullptr && i < buckets->size(); ++i) {
+      const json& b = (*buckets)[i];
+      const std::string bp = join_path(hp, "buckets") + "[" + std::to_string(i) + "]";
+      if (!b.is_array() || b.size() != 2) fail(bp, b, "is not a [value_ns, count] pair");
+      get_number(b[0], bp + "[0]", 0, kMax, kNumber);
+      get_number(b[1], bp + "[1]", 0, kMaxCount, kCount);
+    }
+  }
+  const char* const kErrorKinds[] = {"connect_refused", "connect_timeout", "connect_other",
+                                     "addr_not_available", "reset", "unexpected_eof", "mismatch",
+                                     "short_reply", "request_timeout", "other", "total"};
+  auto error_counts = [&](const json& counts, const std::string& p) {
+    for (const char* k : kErrorKinds) check_number(counts, p, k, 0, kMaxCount, true, kCount);
+  };
+  if (const json* e = object(r, path, "errors")) error_counts(*e, join_path(path, "errors"));
+  if (const json* by_phase = object(r, path, "errors_by_phase")) {
+    const std::string bp = join_path(path, "errors_by_phase");
+    for (const auto& [phase, counts] : by_phase->items()) {
+      require_object(counts, join_path(bp, phase), "an object of error counts");
+      error_counts(counts, join_path(bp, phase));
+    }
+  }
+  if (const json* c = object(r, path, "client")) {
+    check_bool(*c, join_path(path, "client"), "client_saturated", true);
+    check_number(*c, join_path(path, "client"), "busy_fraction", 0, kMax, true, kNumber);
+  }
+}
+
 std::optional<std::string> bound_side(std::optional<double> server_busy,
                                       std::optional<double> client_busy) {
   if (!server_busy || !client_busy) return std::nullopt;
@@ -324,8 +395,9 @@ std::optional<std::string> cell_failure(const ServerObservation& server,
     return ss.str();
   }
   if (!loadgen.report) {
-    return "load generator failed: " + loadgen.exit + ", " + loadgen.report_error + ": " +
-           last_line(loadgen.stderr_tail);
+    const std::string err = last_line(loadgen.stderr_tail);
+    return "load generator failed: " + loadgen.exit + ", " + loadgen.report_error +
+           (err.empty() ? "" : ": " + err);
   }
   const json stats = server.done.is_object() && server.done.contains("stats") ? server.done["stats"] : json();
   if (auto why = report_failure(*loadgen.report, stats)) return why;
@@ -388,8 +460,15 @@ LoadgenObservation loadgen_observation_from_json(const json& j) {
   LoadgenObservation l;
   l.started = j.value("started", true);
   l.start_error = str(j, "start_error");
-  if (j.contains("report") && !j["report"].is_null()) l.report = j["report"];
   l.report_error = str(j, "report_error");
+  if (j.contains("report") && !j["report"].is_null()) {
+    try {
+      check_loadgen_report(j["report"], "report");
+      l.report = j["report"];
+    } catch (const SuiteError& e) {
+      l.report_error = std::string("an invalid report: ") + e.what();
+    }
+  }
   l.exit = str(j, "exit");
   l.stderr_tail = str(j, "stderr_tail");
   l.start_s = num(j, {"start_s"}).value_or(0);

@@ -26,8 +26,8 @@ struct ServerObservation {
 struct LoadgenObservation {
   bool started = false;
   std::string start_error;           // when it did not start
-  std::optional<json> report;        // rank 0's report
-  std::string report_error;          // why there is none
+  std::optional<json> report;        // rank 0's report, when it passed check_loadgen_report
+  std::string report_error;          // why there is none (an invalid one names the field)
   std::string exit;                  // "exited 0", "signal 9 (Killed)"
   std::string stderr_tail;
   double start_s = 0, end_s = 0;     // relative to the server's READY
@@ -52,6 +52,12 @@ json cell_metrics(const CellPlan& plan, const ServerObservation& server,
 inline constexpr double kBoundBusyFraction = 0.9;
 std::optional<std::string> bound_side(std::optional<double> server_busy,
                                       std::optional<double> client_busy);
+
+// Checks what the harness (and every reader of results files) reads from a
+// load generator's --json report: `status` "ok" or "failed", and the type of
+// every field used for metrics and verdicts when present (docs/results.md,
+// "Reading results files"). Throws SuiteError naming the field under `path`.
+void check_loadgen_report(const json& report, const std::string& path);
 
 // Why the cell failed, the most specific reason first; nullopt: it is ok.
 std::optional<std::string> cell_failure(const ServerObservation& server,

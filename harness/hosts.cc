@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 
 #include "json_check.h"
 #include "muxbench/net.h"
@@ -158,11 +159,12 @@ HostFile parse_host_file(const json& j, const std::string& path) {
 HostFile load_host_file(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw SuiteError(path + ": cannot read the hosts file");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   json j;
   try {
-    j = json::parse(f);
-  } catch (const json::parse_error& e) {
-    throw SuiteError(path + ": not JSON: " + e.what());
+    j = check::parse(text);
+  } catch (const SuiteError& e) {
+    throw SuiteError(path + ": " + e.what());
   }
   return parse_host_file(j, path);
 }

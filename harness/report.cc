@@ -16,6 +16,19 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// j[key], or null when j is not an object or has no such key.
+const json& field(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+std::string text_of(const json& j, const char* key, const std::string& otherwise) {
+  const json& v = field(j, key);
+  return v.is_string() ? v.get<std::string>() : otherwise;
+}
+
 std::optional<double> metric(const json& cell, const char* key) {
   if (!cell.contains("metrics") || !cell["metrics"].is_object()) return std::nullopt;
   const json& m = cell["metrics"];
@@ -52,9 +65,8 @@ std::string pad(const std::string& s, std::size_t w, bool right) {
 std::string bound_marker(const std::vector<const json*>& ok) {
   std::set<std::string> seen;
   for (const json* c : ok) {
-    const json& m = (*c)["metrics"];
-    if (!m.contains("bound") || !m["bound"].is_string()) continue;
-    const std::string b = m["bound"].get<std::string>();
+    const std::string b = text_of(field(*c, "metrics"), "bound", "");
+    if (b.empty()) continue;
     seen.insert(b == "server-bound" ? "S" : b == "client-bound" ? "C" : b == "both" ? "SC" : "-");
   }
   std::string out;
@@ -170,12 +182,9 @@ std::string format_duration(double s) {
 }
 
 std::string headline(const json& cell) {
-  std::string status = cell.value("status", "?");
-  if (status == "skipped") return "skipped: " + cell.value("reason", std::string());
-  if (status == "failed") {
-    std::string why = cell["reason"].is_string() ? cell["reason"].get<std::string>() : "?";
-    return "FAILED: " + why;
-  }
+  std::string status = text_of(cell, "status", "?");
+  if (status == "skipped") return "skipped: " + text_of(cell, "reason", "");
+  if (status == "failed") return "FAILED: " + text_of(cell, "reason", "?");
   std::string s;
   if (status == kRateNotMet) {
     // Measured, but not at the rate asked: the numbers follow the verdict.
@@ -188,8 +197,7 @@ std::string headline(const json& cell) {
   if (auto r = metric(cell, "requests_per_s")) s += format_rate(*r) + " req/s";
   if (auto p = metric(cell, "p99_ns")) s += ", p99 " + format_ns(*p);
   if (auto c = metric(cell, "server_cpu_us_per_request")) s += ", " + fmt("%.1f", *c) + " µs CPU/req";
-  const json& m = cell.contains("metrics") && cell["metrics"].is_object() ? cell["metrics"] : json::object();
-  if (m.contains("bound") && m["bound"].is_string()) s += ", " + m["bound"].get<std::string>();
+  if (std::string b = text_of(field(cell, "metrics"), "bound", ""); !b.empty()) s += ", " + b;
   return s.empty() ? "ok" : s;
 }
 
@@ -330,7 +338,7 @@ std::string summary_tables(const json& doc, TableMetric what) {
   std::vector<std::string> skip_order;
   for (const auto& c : cells) {
     std::string st = c.value("status", "");
-    std::string reason = c["reason"].is_string() ? c["reason"].get<std::string>() : "";
+    std::string reason = text_of(c, "reason", "");
     if (st == "failed") failures.push_back(c.value("id", "?") + ": " + reason);
     if (st == kRateNotMet) rate_misses.push_back(c.value("id", "?") + ": " + reason);
     if (st == "skipped") {
@@ -368,13 +376,14 @@ std::string document_header(const json& doc, const std::string& path) {
       << s.value("duration_s", 0.0) << " s measured after " << s.value("warmup_s", 0.0)
       << " s warm-up, " << s.value("repeat", 1) << " repetition(s)";
   const json& p = s.value("placement", json::object());
-  if (p.is_object() && (p.value("server_cpus", json()).is_string() || p.value("loadgen_cpus", json()).is_string())) {
-    out << ", server on CPU " << (p["server_cpus"].is_string() ? p["server_cpus"].get<std::string>() : "any")
-        << ", load generator on CPU "
-        << (p["loadgen_cpus"].is_string() ? p["loadgen_cpus"].get<std::string>() : "any");
+  if (field(p, "server_cpus").is_string() || field(p, "loadgen_cpus").is_string()) {
+    out << ", server on CPU " << text_of(p, "server_cpus", "any") << ", load generator on CPU "
+        << text_of(p, "loadgen_cpus", "any");
   }
   out << "\n";
-  out << "  host " << str(e, "host") << ", " << str(e, "cpu_model") << " x" << e.value("cpu_count", 0)
+  const json& cpus = field(e, "cpu_count");
+  out << "  host " << str(e, "host") << ", " << str(e, "cpu_model") << " x"
+      << (cpus.is_number() ? cpus.dump() : std::string("?"))
       << ", " << str(e, "kernel").substr(0, 40) << "\n";
   std::string commit = str(e, "git_commit");
   out << "  build " << str(e, "build_type") << " (sanitizer " << str(e, "sanitizer") << "), "

@@ -7,8 +7,13 @@
 #include <cerrno>
 #include <ctime>
 #include <fstream>
+#include <iterator>
+#include <limits>
 
 #include "cell.h"
+#include "report.h"
+#include "cell_observation.h"
+#include "json_check.h"
 #include "muxbench/net.h"
 
 namespace muxbench::harness {
@@ -32,27 +37,197 @@ json ResultsFile::new_document(const json& environment, const json& suite,
   return d;
 }
 
+namespace {
+
+using namespace check;
+
+constexpr long long kMaxInt = 2147483647;  // what a C int holds
+constexpr double kMax = std::numeric_limits<double>::max();
+
+void check_environment(const json& doc) {
+  const json& e = required(doc, "", "environment", "an object (where and how the run happened)");
+  require_object(e, "environment", "an object (where and how the run happened)");
+  for (const char* k : {"host", "kernel", "cpu_model", "compiler", "cxx_flags", "build_type",
+                        "sanitizer", "git_commit", "libevent_version", "liburing_version",
+                        "harness_version", "server_path", "loadgen_path"}) {
+    check_string(e, "environment", k, true, "a string");
+  }
+  check_integer(e, "environment", "cpu_count", 0, 1 << 20, true, "a number of CPUs");
+  for (const char* k : {"nofile_soft", "nofile_hard", "mem_total_bytes"}) {
+    check_integer(e, "environment", k, std::numeric_limits<long long>::min(),
+                  std::numeric_limits<long long>::max(), true, "an integer");
+  }
+  check_bool(e, "environment", "git_dirty", true);
+  check_object(e, "environment", "sysctl", true, "an object");
+  if (const json* n = check_object(e, "environment", "network", false, "an object")) {
+    check_string(*n, "environment.network", "kind", false, "a string, e.g. loopback");
+    check_string(*n, "environment.network", "server_address", true, "an address");
+    check_object(*n, "environment.network", "netem", true, "an object");
+    if (const json* path = check_list(*n, "environment.network", "path", "a list of objects")) {
+      for (std::size_t i = 0; i < path->size(); ++i) {
+        const std::string p = "environment.network.path[" + std::to_string(i) + "]";
+        require_object((*path)[i], p, "an object with keys host, role, interface");
+        check_string((*path)[i], p, "host", true, "a host name");
+        check_string((*path)[i], p, "role", true, "a role");
+        check_object((*path)[i], p, "interface", false, "an object");
+      }
+    }
+  }
+  if (const json* hosts = check_list(e, "environment", "hosts", "a list of objects")) {
+    for (std::size_t i = 0; i < hosts->size(); ++i) {
+      require_object((*hosts)[i], "environment.hosts[" + std::to_string(i) + "]", "an object");
+    }
+  }
+}
+
+void check_suite(const json& doc) {
+  const json& s = required(doc, "", "suite", "an object (the suite as it ran)");
+  require_object(s, "suite", "an object (the suite as it ran)");
+  for (const char* k : {"name", "description", "source"}) {
+    check_string(s, "suite", k, false, "a string");
+  }
+  check_string_list(s, "suite", "strategies", "a list of strategy names");
+  check_string_list(s, "suite", "workloads", "a list of workload names");
+  if (const json* c = check_list(s, "suite", "connections", "a list of connection counts")) {
+    for (std::size_t i = 0; i < c->size(); ++i) {
+      const std::string p = "suite.connections[" + std::to_string(i) + "]";
+      if (!(*c)[i].is_number_integer()) {
+        fail(p, (*c)[i], "is not an integer; allowed: a connection count");
+      }
+    }
+  }
+  for (const char* k : {"duration_s", "warmup_s", "pause_s"}) {
+    check_number(s, "suite", k, 0, kMax, false, "a number of seconds");
+  }
+  check_integer(s, "suite", "repeat", 1, kMaxInt, false, "an integer of at least 1");
+  check_integer(s, "suite", "loadgen_ranks", 1, kMaxInt, false, "an integer of at least 1");
+  check_integer(s, "suite", "loadgen_threads", 1, kMaxInt, true, "an integer of at least 1");
+  if (const json* p = check_object(s, "suite", "placement", false, "an object")) {
+    check_string(*p, "suite.placement", "server_cpus", true, "a CPU list");
+    check_string(*p, "suite.placement", "loadgen_cpus", true, "a CPU list");
+  }
+  check_object(s, "suite", "workload_params", false, "an object");
+  check_object(s, "suite", "server_args", false, "an object");
+  check_list(s, "suite", "skip", "a list of skip rules");
+}
+
+void check_cell(const json& c, const std::string& p) {
+  require_object(c, p, "an object (one cell)");
+  for (const char* k : {"id", "strategy", "workload"}) {
+    const json& v = required(c, p, k, "a non-empty string");
+    if (get_string(v, join_path(p, k), "a non-empty string").empty()) {
+      fail(join_path(p, k), v, "is empty; allowed: a non-empty string");
+    }
+  }
+  const json& st = required(c, p, "status", "ok, rate_not_met, failed, skipped");
+  if (st != "ok" && st != kRateNotMet && st != "failed" && st != "skipped") {
+    fail(join_path(p, "status"), st, "is not a status; allowed: ok, rate_not_met, failed, skipped");
+  }
+  required(c, p, "connections", "an integer of at least 1");
+  check_integer(c, p, "connections", 1, kMaxInt, false, "an integer of at least 1");
+  required(c, p, "repetition", "an integer of at least 0");
+  check_integer(c, p, "repetition", 0, kMaxInt, false, "an integer of at least 0");
+  check_integer(c, p, "active", 0, kMaxInt, false, "an integer of at least 0");
+  check_string(c, p, "family", true, "a strategy family");
+  check_string(c, p, "reason", true, "one line");
+  check_string(c, p, "started", false, "a time");
+  check_number(c, p, "elapsed_s", 0, kMax, false, "a number of seconds");
+
+  required(c, p, "params", "an object (what shaped the load)");
+  const json& params = *check_object(c, p, "params", false, "an object (what shaped the load)");
+  const std::string pp = join_path(p, "params");
+  check_integer(params, pp, "message_size_bytes", 1, kMaxInt, false, "a size in bytes");
+  check_integer(params, pp, "pipeline", 1, kMaxInt, false, "an integer of at least 1");
+  check_number(params, pp, "rate_per_s", 0, kMax, true, "requests per second");
+  check_bool(params, pp, "reconnect", false);
+  check_number(params, pp, "duration_s", 0, kMax, false, "a number of seconds");
+  check_number(params, pp, "warmup_s", 0, kMax, false, "a number of seconds");
+  check_integer(params, pp, "loadgen_threads", 1, kMaxInt, true, "an integer of at least 1");
+  check_integer(params, pp, "loadgen_ranks", 1, kMaxInt, false, "an integer of at least 1");
+  check_integer(params, pp, "server_threads", 1, kMaxInt, true, "an integer of at least 1");
+  check_string_list(params, pp, "server_args", "a list of server flags");
+
+  if (const json* pl = check_object(c, p, "placement", false, "an object")) {
+    check_string(*pl, join_path(p, "placement"), "server_cpus", true, "a CPU list");
+    check_string(*pl, join_path(p, "placement"), "loadgen_cpus", true, "a CPU list");
+  }
+  if (const json* m = check_object(c, p, "metrics", true, "an object of metrics")) {
+    const std::string mp = join_path(p, "metrics");
+    static const json kMetrics = empty_metrics();
+    for (const auto& [k, unused] : kMetrics.items()) {
+      if (k == "client_saturated" || k == "rate_met") {
+        check_bool(*m, mp, k.c_str(), true);
+      } else if (k == "bound") {
+        const json* b = find(*m, "bound");
+        if (b != nullptr && !b->is_null() && *b != "server-bound" && *b != "client-bound" &&
+            *b != "both" && *b != "neither") {
+          fail(join_path(mp, "bound"), *b,
+               "is not a side; allowed: server-bound, client-bound, both, neither, null");
+        }
+      } else {
+        check_number(*m, mp, k.c_str(), -kMax, kMax, true, "a number");
+      }
+    }
+  }
+  const json* lg = find(c, "loadgen");
+  if (lg != nullptr && !lg->is_null()) check_loadgen_report(*lg, join_path(p, "loadgen"));
+  check_object(c, p, "loadgen_process", false, "an object");
+  check_object(c, p, "server", false, "an object");
+  check_object(c, p, "measurement", false, "an object");
+}
+
+}  // namespace
+
+void ResultsFile::check(const json& d) {
+  require_object(d, "(top level)", "a muxbench results file, an object");
+  const json& tool = required(d, "", "tool", "muxbench (a file written by muxbench run)");
+  if (tool != "muxbench") {
+    fail("tool", tool, "is not muxbench; allowed: muxbench (a file written by muxbench run)");
+  }
+  const std::string version = std::to_string(kResultsSchemaVersion);
+  const json& v = required(d, "", "schema_version", version);
+  if (v != kResultsSchemaVersion) {
+    fail("schema_version", v,
+         "is not " + version + "; allowed: " + version + " (the version this muxbench reads)");
+  }
+  check_string(d, "", "started", false, "a time");
+  required(d, "", "finished", "a time, or null while running or when interrupted");
+  check_string(d, "", "finished", true, "a time");
+  check_string_list(d, "", "command_line", "a list of strings");
+  if (const json* r = check_list(d, "", "resumed", "a list of objects")) {
+    for (std::size_t i = 0; i < r->size(); ++i) {
+      const std::string p = "resumed[" + std::to_string(i) + "]";
+      require_object((*r)[i], p, "an object with keys at, host, git_commit, cells_before");
+      check_integer((*r)[i], p, "cells_before", 0, std::numeric_limits<long long>::max(), false,
+                    "a count");
+    }
+  }
+  check_environment(d);
+  check_suite(d);
+  const json& cells = required(d, "", "cells", "a list of cells");
+  if (!cells.is_array()) fail("cells", cells, "is not a list; allowed: a list of cells");
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const std::string p = "cells[" + std::to_string(i) + "]";
+    check_cell(cells[i], p);
+    if (!ids.insert(cells[i]["id"].get<std::string>()).second) {
+      fail(p + ".id", cells[i]["id"], "appears twice; allowed: each cell id once");
+    }
+  }
+}
+
 json ResultsFile::load(const std::string& path) {
   std::ifstream f(path);
-  if (!f) throw std::runtime_error(path + ": cannot open: " + errno_string(errno));
-  json d;
+  if (!f) throw SuiteError(path + ": cannot open: " + errno_string(errno));
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) throw SuiteError(path + ": cannot read: " + errno_string(errno));
   try {
-    d = json::parse(f);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": not valid JSON: " + e.what());
+    json d = check::parse(text);
+    check(d);
+    return d;
+  } catch (const SuiteError& e) {
+    throw SuiteError(path + ": " + e.what());
   }
-  if (!d.is_object() || d.value("tool", "") != "muxbench") {
-    throw std::runtime_error(path + ": not a muxbench results file (no \"tool\": \"muxbench\")");
-  }
-  if (d.value("schema_version", 0) != kResultsSchemaVersion) {
-    throw std::runtime_error(path + ": schema_version " + d.value("schema_version", json()).dump() +
-                             " is not " + std::to_string(kResultsSchemaVersion));
-  }
-  if (!d.contains("suite") || !d["suite"].is_object() || !d.contains("cells") ||
-      !d["cells"].is_array()) {
-    throw std::runtime_error(path + ": has no \"suite\" object or no \"cells\" list");
-  }
-  return d;
 }
 
 void ResultsFile::add_cell(json cell) {

@@ -22,9 +22,13 @@ class ResultsFile {
   // A new document: no cells, finished null.
   static json new_document(const json& environment, const json& suite,
                            const std::vector<std::string>& argv);
-  // Reads and checks an existing file. Throws std::runtime_error naming the
-  // file and what is wrong.
+  // Reads and checks an existing file: what every reader (show, compare,
+  // run --resume) relies on, the rules in docs/results.md ("Reading results
+  // files"). Throws SuiteError, one line naming the file and the field:
+  //   r.json: cells[3].workload: 7 is not a string; allowed: a workload name
   static json load(const std::string& path);
+  // The same checks on a parsed document; errors name the field, not the file.
+  static void check(const json& doc);
 
   const json& doc() const { return doc_; }
   const std::string& path() const { return path_; }

@@ -40,6 +40,7 @@ struct RunOpts {
   int repeat = -1;  // -1 (and -1.0): not given
   double duration = -1, warmup = -1;
   std::string out, resume;
+  bool force = false;  // --out may overwrite an existing file
   bool allow_debug = false;
   std::string cpu_server, cpu_loadgen;
   std::vector<std::string> server_args;
@@ -175,6 +176,23 @@ json run_environment(const std::string& server_path, const std::string& loadgen_
   return e;
 }
 
+// Why an existing --out is not overwritten, and what to do instead: one line.
+std::string existing_out_message(const std::string& path) {
+  try {
+    json d = ResultsFile::load(path);
+    const std::string cells = std::to_string(d["cells"].size()) + " cells";
+    if (d["finished"].is_string()) {
+      return "--out " + path + ": a finished results file is there (" + cells +
+             "); pass --force to overwrite it, or choose another --out";
+    }
+    return "--out " + path + ": an unfinished results file is there (" + cells +
+           "); continue it with --resume " + path + ", or pass --force to overwrite it";
+  } catch (const SuiteError&) {
+  }
+  return "--out " + path + ": the file exists (not a readable results file); pass --force to "
+         "overwrite it, or choose another --out";
+}
+
 int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
   BuildInfo build = build_info();
   if (build.unfit_for_results() && !o.allow_debug && !o.dry_run) {
@@ -183,6 +201,12 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
           " (sanitizer: " + build.sanitizer +
           "): its numbers mean nothing. Build the release preset (cmake --preset release && cmake "
           "--build build), or pass --allow-debug-build to record anyway (the file says which build).");
+    return kExitUsage;
+  }
+  // A results file is never overwritten by accident (docs/results.md).
+  if (!o.out.empty() && o.resume.empty() && !o.force && !o.dry_run &&
+      ::access(o.out.c_str(), F_OK) == 0) {
+    error(existing_out_message(o.out));
     return kExitUsage;
   }
   const std::string bin = o.bin_dir.empty() ? default_bin_dir() : o.bin_dir;
@@ -423,7 +447,10 @@ CommandMain setup_run(CLI::App& sub) {
   sub.add_option("--repeat", o->repeat, "Repetitions of every cell, interleaved across strategies");
   sub.add_option("--duration", o->duration, "Seconds measured per cell");
   sub.add_option("--warmup", o->warmup, "Seconds of warm-up per cell, not measured");
-  sub.add_option("--out", o->out, "Results file (default: results/<date>-<host>-<suite>.json)");
+  sub.add_option("--out", o->out,
+                 "Results file (default: results/<date>-<host>-<suite>.json); an existing one is "
+                 "refused unless --force");
+  sub.add_flag("--force", o->force, "Let --out overwrite an existing file");
   sub.add_option("--resume", o->resume, "Continue an interrupted results file, skipping recorded cells");
   sub.add_flag("--allow-debug-build", o->allow_debug, "Record results even from a Debug or sanitizer build");
   sub.add_option("--cpu-server", o->cpu_server, "Pin the server to these CPUs, e.g. 0 or 0-1");

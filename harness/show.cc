@@ -1,4 +1,5 @@
-// muxbench show: a results file as summary tables.
+// muxbench show: a results file as summary tables. A file that is not a
+// valid results file is one line naming it and the field, and exit 2.
 #include <cstdio>
 
 #include "cell.h"
@@ -28,9 +29,9 @@ CommandMain setup_show(CLI::App& sub) {
     json doc;
     try {
       doc = ResultsFile::load(o->file);
-    } catch (const std::exception& e) {
+    } catch (const SuiteError& e) {  // unreadable or malformed: one line, file and field
       error(e.what());
-      return kExitError;
+      return kExitUsage;
     }
     std::printf("%s", document_header(doc, o->file).c_str());
     std::printf("%s", summary_tables(doc, metric).c_str());

@@ -380,14 +380,8 @@ Suite load_suite(const std::string& name_or_file, const std::vector<StrategyInfo
     throw SuiteError("--suite: '" + name_or_file + "' is neither a built-in suite nor a readable "
                      "file; allowed: " + join(names) + ", or a path to a suite JSON file");
   }
-  json j;
   try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw SuiteError(source + ": not valid JSON: " + e.what());
-  }
-  try {
-    Suite s = parse_suite(j, catalog, stem);
+    Suite s = parse_suite(check::parse(text, "suite"), catalog, stem);
     s.source = source;
     return s;
   } catch (const SuiteError& e) {

@@ -3,8 +3,10 @@ Benchmark JSON (micro/), a compare JSON (`muxbench compare --json`).
 
 Every problem with an input raises InputError with one line naming the file
 and what is wrong; the command prints it and exits with status 2. The results
-reader checks what the charts rely on (docs/results.md is the contract) and
-tolerates additions; the micro and compare readers are lenient by design.
+reader makes the checks every reader of results files makes (docs/results.md,
+"Reading results files"; the C++ readers in harness/results.cc make the same):
+`file: field: problem`, and tolerates additions. The micro and compare
+readers are lenient by design.
 """
 
 import json
@@ -113,77 +115,444 @@ class Results:
         return None
 
 
-def _require_int(cell, key, where, minimum):
-    v = cell.get(key)
-    if isinstance(v, bool) or not isinstance(v, int):
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        else:
-            raise InputError(f"{where} has {key}={json.dumps(v)}; expected an integer")
-    if v < minimum:
-        raise InputError(f"{where} has {key}={v}; expected at least {minimum}")
+# The checks every reader of results files makes (docs/results.md, "Reading
+# results files"): the same rules, and messages of the same shape, as
+# `muxbench show`/`compare`/`run --resume` (harness/results.cc):
+#   r.json: cells[3].workload: 7 is not a string; allowed: a non-empty string
+
+_MAX_INT = 2147483647            # what a C int holds
+_MAX_COUNT = 9007199254740992     # 2^53: a double still holds every integer
+_MAX_FLOAT = 1.7976931348623157e308
+# Every metric, in the order of empty_metrics() (harness/cell_observation.cc),
+# which is the order both readers check them in.
+_METRICS = (
+    "requests_per_s", "bytes_per_s", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns",
+    "mean_ns", "errors_total", "mismatches", "client_saturated", "server_busy_fraction",
+    "client_busy_fraction", "bound", "server_cpu_user_s", "server_cpu_sys_s",
+    "server_cpu_us_per_request", "server_rss_peak_bytes", "server_memory_per_connection_bytes",
+    "server_processes_max", "server_threads_max", "server_ctx_switches", "server_rss_idle_bytes",
+    "server_cpu_total_s", "server_ctx_switches_per_request", "server_pss_peak_bytes",
+    "server_pss_per_connection_bytes", "system_memory_delta_bytes", "server_lines",
+    "requests_completed", "requests_censored", "rate_met", "rate_missed_fraction")
+_BOOL_METRICS = ("client_saturated", "rate_met")
+_BOUNDS = ("server-bound", "client-bound", "both", "neither")
+_ERROR_KINDS = ("connect_refused", "connect_timeout", "connect_other", "addr_not_available",
+                "reset", "unexpected_eof", "mismatch", "short_reply", "request_timeout", "other",
+                "total")
+
+
+class _Beyond:
+    """A number in the text that no double holds (1e400), kept as its text."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+class _NotJSON(Exception):
+    pass
+
+
+def _parse_float(text):
+    v = float(text)
+    return v if math.isfinite(v) else _Beyond(text)
+
+
+def _parse_int(text):
+    v = int(text)
+    if -2**63 <= v < 2**64:
+        return v
+    # As a C++ reader sees it: beyond 64 bits, a double (not an integer).
+    return _parse_float(text)
+
+
+def _parse_constant(name):
+    raise _NotJSON(f"{name} is not JSON")
+
+
+def _show(v):
+    """A value as the messages show it: strings in quotes, JSON otherwise, long ones cut."""
+    if isinstance(v, _Beyond):
+        s = v.text
+    elif isinstance(v, str):   # JSON-escaped, so that a newline still makes one line
+        s = "'" + json.dumps(v, ensure_ascii=False)[1:-1] + "'"
+    else:
+        try:
+            s = json.dumps(v, separators=(",", ":"), default=lambda x: getattr(x, "text", "?"))
+        except (ValueError, RecursionError):
+            s = "..."
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _path(path, key):
+    return f"{path}.{key}" if path else str(key)
+
+
+def _fail(path, v, why):
+    raise InputError(f"{path}: {_show(v)} {why}")
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _lone_surrogate(s):
+    try:
+        s.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def _find_beyond(doc):
+    """The path and text of the first number no double holds, or None.
+    Raises InputError for a string no UTF-8 holds (a lone surrogate, which
+    the C++ readers refuse as not valid JSON)."""
+    stack = [("", doc)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, _Beyond):
+            return path, v.text
+        if isinstance(v, str) and _lone_surrogate(v) or \
+                isinstance(v, dict) and any(_lone_surrogate(k) for k in v):
+            raise InputError(f"not valid JSON (in {path or '(top level)'}): a lone UTF-16 "
+                             "surrogate in a string")
+        if isinstance(v, dict):
+            stack.extend((_path(path, k), x) for k, x in reversed(list(v.items())))
+        elif isinstance(v, list):
+            stack.extend((f"{path}[{i}]", x) for i, x in reversed(list(enumerate(v))))
+    return None
+
+
+def parse_json_text(text):
+    """JSON text as the C++ readers parse it (harness/json_check.h): a number
+    no double holds, NaN and Infinity are errors naming the field.
+    Raises InputError without the file name."""
+    try:
+        doc = json.loads(text, parse_float=_parse_float, parse_int=_parse_int,
+                         parse_constant=_parse_constant)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except _NotJSON as e:
+        raise InputError(f"not valid JSON: {e}") from None
+    except RecursionError:
+        raise InputError("not valid JSON: nested too deeply") from None
+    beyond = _find_beyond(doc)
+    if beyond is not None:
+        path, token = beyond
+        raise InputError(f"{path or '(top level)'}: {token} is out of range; allowed: a finite "
+                         "number (at most about 1.8e308)")
+    return doc
+
+
+def _required(obj, path, key, allowed):
+    if not isinstance(obj, dict) or key not in obj:
+        raise InputError(f"{_path(path, key)}: missing; allowed: {allowed}")
+    return obj[key]
+
+
+def _or_null(allowed, nullable):
+    return f"{allowed}, or null" if nullable else allowed
+
+
+def _check_string(obj, path, key, nullable, allowed):
+    if key in obj and not (nullable and obj[key] is None) and not isinstance(obj[key], str):
+        _fail(_path(path, key), obj[key],
+              "is not a string; allowed: " + _or_null(allowed, nullable))
+
+
+def _number_value(v, path, lo, hi, allowed):
+    if not _is_number(v):
+        _fail(path, v, "is not a number; allowed: " + allowed)
+    if not (lo <= v <= hi) or not math.isfinite(float(v)):
+        _fail(path, v, "is out of range; allowed: " + allowed)
     return v
 
 
-def _parse_cell(c, index, path):
-    where = f"results file '{path}': cell {index}"
-    if not isinstance(c, dict):
-        raise InputError(f"{where} is not an object")
-    if isinstance(c.get("id"), str):
-        where += f" ({c['id']})"
-    for key in ("id", "strategy", "workload", "status"):
-        if not isinstance(c.get(key), str) or not c.get(key):
-            raise InputError(f"{where} has no '{key}' string")
-    if c["status"] not in STATUSES:
-        raise InputError(f"{where} has status '{c['status']}'; expected ok, rate_not_met, "
-                         "failed or skipped")
-    connections = _require_int(c, "connections", where, 1)
-    active = _require_int(c, "active", where, 0) if c.get("active") is not None else connections
-    repetition = _require_int(c, "repetition", where, 0) if c.get("repetition") is not None else 0
-    reason = c.get("reason")
-    loadgen = c.get("loadgen")
+def _check_number(obj, path, key, lo, hi, nullable, allowed):
+    if key in obj and not (nullable and obj[key] is None):
+        _number_value(obj[key], _path(path, key), lo, hi, _or_null(allowed, nullable))
+
+
+def _check_integer(obj, path, key, lo, hi, nullable, allowed):
+    if key not in obj or (nullable and obj[key] is None):
+        return
+    v, p, a = obj[key], _path(path, key), _or_null(allowed, nullable)
+    if not _is_int(v):
+        _fail(p, v, "is not an integer; allowed: " + a)
+    if not lo <= v <= hi:
+        _fail(p, v, "is out of range; allowed: " + a)
+
+
+def _check_bool(obj, path, key, nullable):
+    if key in obj and not (nullable and obj[key] is None) and not isinstance(obj[key], bool):
+        _fail(_path(path, key), obj[key],
+              "is not true or false; allowed: true, false" + (", null" if nullable else ""))
+
+
+def _require_object(v, path, allowed):
+    if not isinstance(v, dict):
+        _fail(path, v, "is not an object; allowed: " + allowed)
+
+
+def _check_object(obj, path, key, nullable, allowed):
+    if key not in obj or (nullable and obj[key] is None):
+        return None
+    _require_object(obj[key], _path(path, key), _or_null(allowed, nullable))
+    return obj[key]
+
+
+def _check_list(obj, path, key, allowed):
+    if key not in obj:
+        return None
+    if not isinstance(obj[key], list):
+        _fail(_path(path, key), obj[key], "is not a list; allowed: " + allowed)
+    return obj[key]
+
+
+def _check_string_list(obj, path, key, allowed):
+    for i, v in enumerate(_check_list(obj, path, key, allowed) or []):
+        if not isinstance(v, str):
+            _fail(f"{_path(path, key)}[{i}]", v, "is not a string; allowed: " + allowed)
+
+
+def check_loadgen_report(r, path):
+    """What is read from a load generator's report (as check_loadgen_report in
+    harness/cell_observation.cc): its status, and the type of every field the
+    metrics, verdicts and charts use."""
+    _require_object(r, path, "the load generator's --json report, an object (docs/results.md)")
+    status = _required(r, path, "status", "ok, failed")
+    if not isinstance(status, str) or status not in ("ok", "failed"):
+        _fail(_path(path, "status"), status, "is not a status; allowed: ok, failed")
+    _check_string(r, path, "failure_reason", True, "one line")
+    count, num = "a count from 0 to 2^53", "a number of at least 0"
+
+    def obj(o, p, key):
+        return _check_object(o, p, key, True, "an object")
+
+    for key, fields, hi, allowed in (
+            ("throughput", ("requests_per_s", "bytes_per_s"), _MAX_FLOAT, num),
+            ("phases", ("ramp_ns", "warmup_ns", "measure_ns", "drain_ns"), _MAX_FLOAT, num),
+            ("connect", ("attempted", "established", "failed"), _MAX_COUNT, count),
+            ("requests", ("completed", "completed_in_window", "sent"), _MAX_COUNT, count),
+            ("verification", ("verified_replies", "mismatched_replies"), _MAX_COUNT, count),
+            ("config", ("timeout_s",), _MAX_FLOAT, num)):
+        o = obj(r, path, key)
+        for f in fields if o is not None else ():
+            _check_number(o, _path(path, key), f, 0, hi, True, allowed)
+    for key in ("latency", "latency_uncorrected"):
+        lat = obj(r, path, key)
+        if lat is None:
+            continue
+        lp = _path(path, key)
+        for f in ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"):
+            _check_number(lat, lp, f, 0, _MAX_FLOAT, True, num)
+        _check_number(lat, lp, "count", 0, _MAX_COUNT, True, count)
+        hist = obj(lat, lp, "histogram")
+        if hist is None:
+            continue
+        hp = _path(lp, "histogram")
+        for i, b in enumerate(_check_list(hist, hp, "buckets", "a list of [value_ns, count] pairs")
+                              or []):
+            bp = f"{_path(hp, 'buckets')}[{i}]"
+            if not isinstance(b, list) or len(b) != 2:
+                _fail(bp, b, "is not a [value_ns, count] pair")
+            _number_value(b[0], bp + "[0]", 0, _MAX_FLOAT, num)
+            _number_value(b[1], bp + "[1]", 0, _MAX_COUNT, count)
+    errors = obj(r, path, "errors")
+    for k in _ERROR_KINDS if errors is not None else ():
+        _check_number(errors, _path(path, "errors"), k, 0, _MAX_COUNT, True, count)
+    by_phase = obj(r, path, "errors_by_phase")
+    for phase, counts in (by_phase or {}).items():
+        pp = _path(_path(path, "errors_by_phase"), phase)
+        _require_object(counts, pp, "an object of error counts")
+        for k in _ERROR_KINDS:
+            _check_number(counts, pp, k, 0, _MAX_COUNT, True, count)
+    client = obj(r, path, "client")
+    if client is not None:
+        _check_bool(client, _path(path, "client"), "client_saturated", True)
+        _check_number(client, _path(path, "client"), "busy_fraction", 0, _MAX_FLOAT, True, num)
+
+
+def _check_environment(doc):
+    e = _required(doc, "", "environment", "an object (where and how the run happened)")
+    _require_object(e, "environment", "an object (where and how the run happened)")
+    for k in ("host", "kernel", "cpu_model", "compiler", "cxx_flags", "build_type", "sanitizer",
+              "git_commit", "libevent_version", "liburing_version", "harness_version",
+              "server_path", "loadgen_path"):
+        _check_string(e, "environment", k, True, "a string")
+    _check_integer(e, "environment", "cpu_count", 0, 1 << 20, True, "a number of CPUs")
+    for k in ("nofile_soft", "nofile_hard", "mem_total_bytes"):
+        _check_integer(e, "environment", k, -2**63, 2**63 - 1, True, "an integer")
+    _check_bool(e, "environment", "git_dirty", True)
+    _check_object(e, "environment", "sysctl", True, "an object")
+    net = _check_object(e, "environment", "network", False, "an object")
+    if net is not None:
+        np_ = "environment.network"
+        _check_string(net, np_, "kind", False, "a string, e.g. loopback")
+        _check_string(net, np_, "server_address", True, "an address")
+        _check_object(net, np_, "netem", True, "an object")
+        for i, p in enumerate(_check_list(net, np_, "path", "a list of objects") or []):
+            pp = f"{np_}.path[{i}]"
+            _require_object(p, pp, "an object with keys host, role, interface")
+            _check_string(p, pp, "host", True, "a host name")
+            _check_string(p, pp, "role", True, "a role")
+            _check_object(p, pp, "interface", False, "an object")
+    for i, h in enumerate(_check_list(e, "environment", "hosts", "a list of objects") or []):
+        _require_object(h, f"environment.hosts[{i}]", "an object")
+
+
+def _check_suite(doc):
+    s = _required(doc, "", "suite", "an object (the suite as it ran)")
+    _require_object(s, "suite", "an object (the suite as it ran)")
+    for k in ("name", "description", "source"):
+        _check_string(s, "suite", k, False, "a string")
+    _check_string_list(s, "suite", "strategies", "a list of strategy names")
+    _check_string_list(s, "suite", "workloads", "a list of workload names")
+    for i, c in enumerate(_check_list(s, "suite", "connections", "a list of connection counts")
+                          or []):
+        if not _is_int(c):
+            _fail(f"suite.connections[{i}]", c, "is not an integer; allowed: a connection count")
+    for k in ("duration_s", "warmup_s", "pause_s"):
+        _check_number(s, "suite", k, 0, _MAX_FLOAT, False, "a number of seconds")
+    _check_integer(s, "suite", "repeat", 1, _MAX_INT, False, "an integer of at least 1")
+    _check_integer(s, "suite", "loadgen_ranks", 1, _MAX_INT, False, "an integer of at least 1")
+    _check_integer(s, "suite", "loadgen_threads", 1, _MAX_INT, True, "an integer of at least 1")
+    placement = _check_object(s, "suite", "placement", False, "an object")
+    if placement is not None:
+        for k in ("server_cpus", "loadgen_cpus"):
+            _check_string(placement, "suite.placement", k, True, "a CPU list")
+    _check_object(s, "suite", "workload_params", False, "an object")
+    _check_object(s, "suite", "server_args", False, "an object")
+    _check_list(s, "suite", "skip", "a list of skip rules")
+
+
+def _check_cell(c, p):
+    _require_object(c, p, "an object (one cell)")
+    for k in ("id", "strategy", "workload"):
+        v = _required(c, p, k, "a non-empty string")
+        if not isinstance(v, str):
+            _fail(_path(p, k), v, "is not a string; allowed: a non-empty string")
+        if not v:
+            _fail(_path(p, k), v, "is empty; allowed: a non-empty string")
+    st = _required(c, p, "status", "ok, rate_not_met, failed, skipped")
+    if not isinstance(st, str) or st not in STATUSES:
+        _fail(_path(p, "status"), st,
+              "is not a status; allowed: ok, rate_not_met, failed, skipped")
+    _required(c, p, "connections", "an integer of at least 1")
+    _check_integer(c, p, "connections", 1, _MAX_INT, False, "an integer of at least 1")
+    _required(c, p, "repetition", "an integer of at least 0")
+    _check_integer(c, p, "repetition", 0, _MAX_INT, False, "an integer of at least 0")
+    _check_integer(c, p, "active", 0, _MAX_INT, False, "an integer of at least 0")
+    _check_string(c, p, "family", True, "a strategy family")
+    _check_string(c, p, "reason", True, "one line")
+    _check_string(c, p, "started", False, "a time")
+    _check_number(c, p, "elapsed_s", 0, _MAX_FLOAT, False, "a number of seconds")
+
+    _required(c, p, "params", "an object (what shaped the load)")
+    params = _check_object(c, p, "params", False, "an object (what shaped the load)")
+    pp = _path(p, "params")
+    _check_integer(params, pp, "message_size_bytes", 1, _MAX_INT, False, "a size in bytes")
+    _check_integer(params, pp, "pipeline", 1, _MAX_INT, False, "an integer of at least 1")
+    _check_number(params, pp, "rate_per_s", 0, _MAX_FLOAT, True, "requests per second")
+    _check_bool(params, pp, "reconnect", False)
+    _check_number(params, pp, "duration_s", 0, _MAX_FLOAT, False, "a number of seconds")
+    _check_number(params, pp, "warmup_s", 0, _MAX_FLOAT, False, "a number of seconds")
+    _check_integer(params, pp, "loadgen_threads", 1, _MAX_INT, True, "an integer of at least 1")
+    _check_integer(params, pp, "loadgen_ranks", 1, _MAX_INT, False, "an integer of at least 1")
+    _check_integer(params, pp, "server_threads", 1, _MAX_INT, True, "an integer of at least 1")
+    _check_string_list(params, pp, "server_args", "a list of server flags")
+
+    placement = _check_object(c, p, "placement", False, "an object")
+    if placement is not None:
+        for k in ("server_cpus", "loadgen_cpus"):
+            _check_string(placement, _path(p, "placement"), k, True, "a CPU list")
+    metrics = _check_object(c, p, "metrics", True, "an object of metrics")
+    if metrics is not None:
+        mp = _path(p, "metrics")
+        for k in _METRICS:
+            if k in _BOOL_METRICS:
+                _check_bool(metrics, mp, k, True)
+            elif k == "bound":
+                b = metrics.get("bound")
+                if b is not None and (not isinstance(b, str) or b not in _BOUNDS):
+                    _fail(_path(mp, "bound"), b,
+                          "is not a side; allowed: server-bound, client-bound, both, neither, null")
+            else:
+                _check_number(metrics, mp, k, -_MAX_FLOAT, _MAX_FLOAT, True, "a number")
+    if c.get("loadgen") is not None:
+        check_loadgen_report(c["loadgen"], _path(p, "loadgen"))
+    for k in ("loadgen_process", "server", "measurement"):
+        _check_object(c, p, k, False, "an object")
+
+
+def check_results(doc):
+    """Raises InputError (without the file name) when `doc` breaks a rule."""
+    _require_object(doc, "(top level)", "a muxbench results file, an object")
+    tool = _required(doc, "", "tool", "muxbench (a file written by muxbench run)")
+    if tool != "muxbench":
+        _fail("tool", tool, "is not muxbench; allowed: muxbench (a file written by muxbench run)")
+    v = _required(doc, "", "schema_version", str(RESULTS_SCHEMA_VERSION))
+    if not _is_number(v) or v != RESULTS_SCHEMA_VERSION:
+        _fail("schema_version", v, f"is not {RESULTS_SCHEMA_VERSION}; allowed: "
+                                   f"{RESULTS_SCHEMA_VERSION} (the version this muxbench reads)")
+    _check_string(doc, "", "started", False, "a time")
+    _required(doc, "", "finished", "a time, or null while running or when interrupted")
+    _check_string(doc, "", "finished", True, "a time")
+    _check_string_list(doc, "", "command_line", "a list of strings")
+    for i, r in enumerate(_check_list(doc, "", "resumed", "a list of objects") or []):
+        _require_object(r, f"resumed[{i}]", "an object with keys at, host, git_commit, "
+                                            "cells_before")
+        _check_integer(r, f"resumed[{i}]", "cells_before", 0, 2**63 - 1, False, "a count")
+    _check_environment(doc)
+    _check_suite(doc)
+    cells = _required(doc, "", "cells", "a list of cells")
+    if not isinstance(cells, list):
+        _fail("cells", cells, "is not a list; allowed: a list of cells")
+    ids = set()
+    for i, c in enumerate(cells):
+        _check_cell(c, f"cells[{i}]")
+        if c["id"] in ids:
+            _fail(f"cells[{i}].id", c["id"], "appears twice; allowed: each cell id once")
+        ids.add(c["id"])
+
+
+def _cell(c):
+    reason, loadgen = c.get("reason"), c.get("loadgen")
     # A strategy run with --threads N from the suite is its own series.
     strategy = c["strategy"]
-    threads = _dict(c.get("params")).get("server_threads")
-    if isinstance(threads, int) and not isinstance(threads, bool):
+    threads = c["params"].get("server_threads")
+    if _is_int(threads):
         strategy += f"/t{threads}"
     return Cell(raw=c, id=c["id"], strategy=strategy,
                 family=style.family_of(c["strategy"], c.get("family")),
-                workload=c["workload"], connections=connections, active=active,
-                repetition=repetition, status=c["status"],
-                reason=reason if isinstance(reason, str) else None,
-                params=_dict(c.get("params")), placement=_dict(c.get("placement")),
-                metrics=_dict(c.get("metrics")),
-                loadgen=loadgen if isinstance(loadgen, dict) else None)
+                workload=c["workload"], connections=c["connections"],
+                active=c["active"] if "active" in c else c["connections"],
+                repetition=c["repetition"], status=c["status"], reason=reason,
+                params=c["params"], placement=_dict(c.get("placement")),
+                metrics=_dict(c.get("metrics")), loadgen=loadgen)
 
 
 def load_results(path):
-    data = read_json(path, "results")
-    if not isinstance(data, dict):
-        raise InputError(f"results file '{path}' is not a JSON object")
-    tool = data.get("tool")
-    if tool is not None and tool != "muxbench":
-        raise InputError(f"results file '{path}' was written by '{tool}', not by `muxbench run`")
-    version = data.get("schema_version")
-    if version is None:
-        raise InputError(f"results file '{path}' has no schema_version")
-    if version != RESULTS_SCHEMA_VERSION:
-        raise InputError(f"results file '{path}' has schema_version {json.dumps(version)}; "
-                         f"this tool reads schema_version {RESULTS_SCHEMA_VERSION}")
-    cells = data.get("cells")
-    if not isinstance(cells, list):
-        raise InputError(f"results file '{path}' has no 'cells' list")
-    parsed = [_parse_cell(c, i, path) for i, c in enumerate(cells)]
-    seen = set()
-    for c in parsed:
-        if c.id in seen:
-            raise InputError(f"results file '{path}': cell id '{c.id}' appears twice")
-        seen.add(c.id)
-    started, finished = data.get("started"), data.get("finished")
-    return Results(path=str(path), raw=data, environment=_dict(data.get("environment")),
-                   suite=_dict(data.get("suite")), cells=parsed,
-                   started=started if isinstance(started, str) else None,
-                   finished=finished if isinstance(finished, str) else None)
+    """Reads and checks a results file; InputError names the file and the field."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+    try:
+        doc = parse_json_text(data.decode("utf-8"))
+        check_results(doc)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid JSON: not UTF-8 text") from None
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from None
+    return Results(path=str(path), raw=doc, environment=doc["environment"], suite=doc["suite"],
+                   cells=[_cell(c) for c in doc["cells"]], started=doc.get("started"),
+                   finished=doc["finished"])
 
 
 def select_cells(results, spec):

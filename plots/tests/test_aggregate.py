@@ -161,9 +161,10 @@ def test_server_threads_make_their_own_series(tmp_path):
             tid = f"/t{threads}"
         cells.append({"id": f"{strategy}/pingpong/c10{tid}/r0", "strategy": strategy,
                       "family": family, "workload": "pingpong", "connections": 10,
-                      "status": "ok", "params": params,
+                      "repetition": 0, "status": "ok", "params": params,
                       "metrics": {"requests_per_s": 1000.0 * (len(cells) + 1)}})
-    doc = {"schema_version": 1, "tool": "muxbench", "cells": cells}
+    doc = fixture_doc()
+    doc["cells"] = cells
     r = load_results(write_json(tmp_path, doc))
     groups = group_cells(r.cells)
     assert [g.label for g in groups] == ["pingpong"]

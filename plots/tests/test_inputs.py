@@ -1,5 +1,7 @@
 """Reading results, micro-benchmark and compare files; rejecting bad ones."""
 
+import json
+
 import pytest
 
 from helpers import fixture, fixture_doc, run_plot, write_json
@@ -19,25 +21,39 @@ def test_results_fixture_loads(small):
 
 
 def test_missing_optional_fields_default(tmp_path):
-    doc = {"schema_version": 1, "tool": "muxbench", "cells": [
-        {"id": "x/pingpong/c5/r0", "strategy": "x", "workload": "pingpong", "connections": 5,
-         "status": "ok"}]}
+    doc = {"schema_version": 1, "tool": "muxbench", "finished": None, "environment": {},
+           "suite": {}, "cells": [
+               {"id": "x/pingpong/c5/r0", "strategy": "x", "workload": "pingpong",
+                "connections": 5, "repetition": 0, "params": {}, "status": "ok"}]}
     r = load_results(write_json(tmp_path, doc))
     c = r.cells[0]
     assert (c.active, c.repetition, c.family, c.metrics, c.loadgen) == (5, 0, None, {}, None)
-    assert r.finished is None and r.environment == {}
+    assert r.finished is None and r.environment == {} and r.started is None
 
 
+# The same rules and messages as the C++ readers (harness/results.cc; docs/results.md,
+# "Reading results files"): "file: field: problem".
 @pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(schema_version=2), "schema_version 2"),
-    (lambda d: d.pop("schema_version"), "no schema_version"),
-    (lambda d: d.update(tool="muxbench-loadgen"), "written by 'muxbench-loadgen'"),
-    (lambda d: d.pop("cells"), "no 'cells' list"),
-    (lambda d: d["cells"][0].pop("strategy"), "has no 'strategy'"),
-    (lambda d: d["cells"][0].update(status="running"), "status 'running'"),
-    (lambda d: d["cells"][0].update(connections="many"), 'connections="many"'),
-    (lambda d: d["cells"][0].update(connections=0), "connections=0"),
-    (lambda d: d["cells"].append(dict(d["cells"][0])), "appears twice"),
+    (lambda d: d.update(schema_version=2), "schema_version: 2 is not 1"),
+    (lambda d: d.pop("schema_version"), "schema_version: missing"),
+    (lambda d: d.update(tool="muxbench-loadgen"), "tool: 'muxbench-loadgen' is not muxbench"),
+    (lambda d: d.pop("cells"), "cells: missing"),
+    (lambda d: d.pop("finished"), "finished: missing"),
+    (lambda d: d.update(environment=[]), "environment: [] is not an object"),
+    (lambda d: d["cells"][0].pop("strategy"), "cells[0].strategy: missing"),
+    (lambda d: d["cells"][0].update(workload=7), "cells[0].workload: 7 is not a string"),
+    (lambda d: d["cells"][0].update(status="running"),
+     "cells[0].status: 'running' is not a status"),
+    (lambda d: d["cells"][0].update(connections="many"),
+     "cells[0].connections: 'many' is not an integer"),
+    (lambda d: d["cells"][0].update(connections=0), "cells[0].connections: 0 is out of range"),
+    (lambda d: d["cells"][0].update(connections=5.0),
+     "cells[0].connections: 5.0 is not an integer"),
+    (lambda d: d["cells"][0]["metrics"].update(p99_ns="slow"),
+     "cells[0].metrics.p99_ns: 'slow' is not a number"),
+    (lambda d: d["cells"][0].update(loadgen={"status": 1}), "cells[0].loadgen.status: 1 is not a"),
+    (lambda d: d["cells"].append(dict(d["cells"][0])), "cells[1].id: 'epoll/pingpong/c100/r0' "
+                                                       "appears twice"),
 ])
 def test_bad_results_are_rejected_with_one_line(tmp_path, mutate, message):
     doc = fixture_doc("results-single.json")
@@ -45,6 +61,7 @@ def test_bad_results_are_rejected_with_one_line(tmp_path, mutate, message):
     path = write_json(tmp_path, doc)
     with pytest.raises(InputError) as e:
         load_results(path)
+    assert str(e.value).startswith(f"{path}: ")
     assert message in str(e.value)
     assert "\n" not in str(e.value)
 
@@ -52,7 +69,27 @@ def test_bad_results_are_rejected_with_one_line(tmp_path, mutate, message):
 def test_results_not_an_object(tmp_path):
     path = tmp_path / "r.json"
     path.write_text("[1, 2]")
-    with pytest.raises(InputError, match="not a JSON object"):
+    with pytest.raises(InputError, match=r"r.json: \(top level\): \[1,2\] is not an object"):
+        load_results(path)
+
+
+@pytest.mark.parametrize("token", ["1e400", "-1e999", "1" + "0" * 400])
+def test_a_number_no_double_holds_names_the_field(tmp_path, token):
+    text = json.dumps(fixture_doc("results-single.json")).replace('"elapsed_s": ',
+                                                                 f'"elapsed_s": {token}, "x": ', 1)
+    path = tmp_path / "r.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as e:
+        load_results(path)
+    assert str(e.value).startswith(f"{path}: cells[0].elapsed_s: {token[:20]}")
+    assert "is out of range" in str(e.value)
+
+
+def test_nan_is_not_json(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(fixture_doc("results-single.json")).replace(
+        '"elapsed_s": ', '"elapsed_s": NaN, "x": ', 1))
+    with pytest.raises(InputError, match="not valid JSON: NaN is not JSON"):
         load_results(path)
 
 
@@ -148,7 +185,7 @@ def _one_line_error(proc, *needles):
 
 def test_cli_missing_file(tmp_path):
     _one_line_error(run_plot(tmp_path / "nope.json", "--out", tmp_path / "o"),
-                    "nope.json", "does not exist")
+                    "nope.json: cannot open")
     assert not (tmp_path / "o").exists()
 
 
@@ -159,13 +196,13 @@ def test_cli_not_json(tmp_path):
 
 def test_cli_wrong_schema_version(tmp_path):
     _one_line_error(run_plot(fixture("schema-v2.json"), "--out", tmp_path / "o"),
-                    "schema-v2.json", "schema_version 2")
+                    "schema-v2.json: schema_version: 2 is not 1")
 
 
 def test_cli_binary_garbage(tmp_path):
     path = tmp_path / "garbage.json"
     path.write_bytes(b"\xff\xfe\x00binary")
-    _one_line_error(run_plot(path, "--out", tmp_path / "o"), "garbage.json", "not JSON")
+    _one_line_error(run_plot(path, "--out", tmp_path / "o"), "garbage.json: not valid JSON")
 
 
 def test_cli_bad_micro_and_compare(tmp_path):

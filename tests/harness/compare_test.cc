@@ -600,7 +600,7 @@ TEST(CompareFixtures, SingleRepetitionsUseTheThresholdAlone) {
 TEST(CompareFixtures, SchemaMismatchAndUnreadableFilesAreInputErrors) {
   Compared v2 = compare_files("base.json", "schema-v2.json");
   EXPECT_EQ(v2.run.exit_code(), 2);
-  EXPECT_NE(v2.run.err.find("schema-v2.json: schema_version 2 is not 1"), std::string::npos)
+  EXPECT_NE(v2.run.err.find("schema-v2.json: schema_version: 2 is not 1"), std::string::npos)
       << v2.run.err;
   EXPECT_TRUE(v2.report.is_null()) << "no report on an input error";
   Compared gone = compare_files("base.json", "does-not-exist.json");

@@ -6,8 +6,14 @@ should never do. It takes the real one's flags and, by FAKE_LOADGEN_MODE:
            duration (closed loop, one thread), checks the ROT13 replies and
            writes a contract-shaped --json report (docs/results.md)
   hang     ignores SIGTERM and sleeps forever (the harness must kill it)
-  garbage  writes a --json file that is not JSON and exits 0
-  failed   writes a report with "status": "failed"
+  garbage     writes a --json file that is not JSON and exits 0
+  failed      writes a report with "status": "failed"
+  not-object  writes JSON that is not an object ([]) and exits 0
+  bad-status  writes {"status": 1} and exits 0
+  bad-field   as ok, but the report's client.client_saturated is "yes"
+
+FAKE_LOADGEN_MODE may list modes ("not-object,ok"): the Nth run takes the
+Nth (the last one repeats), counted in the file FAKE_LOADGEN_STATE names.
 """
 import argparse
 import codecs
@@ -34,7 +40,18 @@ p.add_argument("--cpu", default="")
 p.add_argument("--json", required=True)
 p.add_argument("--quiet", action="store_true")
 a = p.parse_args()
-mode = os.environ.get("FAKE_LOADGEN_MODE", "ok")
+modes = os.environ.get("FAKE_LOADGEN_MODE", "ok").split(",")
+mode = modes[0]
+if len(modes) > 1:
+    state = os.environ["FAKE_LOADGEN_STATE"]
+    try:
+        with open(state) as f:
+            runs = int(f.read() or 0)
+    except FileNotFoundError:
+        runs = 0
+    with open(state, "w") as f:
+        f.write(str(runs + 1))
+    mode = modes[min(runs, len(modes) - 1)]
 
 if mode == "hang":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -45,9 +62,9 @@ def output():
     return sys.stdout if a.json == "-" else open(a.json, "w")
 
 
-if mode == "garbage":
+if mode in ("garbage", "not-object", "bad-status"):
     with output() as f:
-        f.write("{ not json")
+        f.write({"garbage": "{ not json", "not-object": "[]", "bad-status": '{"status": 1}'}[mode])
     sys.exit(0)
 
 host, port = a.target.rsplit(":", 1)
@@ -165,7 +182,7 @@ report = {
     "verification": {"verified_replies": completed - mismatched, "mismatched_replies": mismatched},
     "timeseries": [],
     "client": {"threads": 1, "cpu_user_s": 0, "cpu_sys_s": 0, "cpu_us_per_request": None,
-               "busy_fraction": None, "client_saturated": False},
+               "busy_fraction": None, "client_saturated": "yes" if mode == "bad-field" else False},
     "limits": {"nofile_soft": 0, "nofile_hard": 0, "source_addresses": 1},
 }
 with output() as f:

@@ -241,6 +241,39 @@ TEST_F(FakeLoadgen, UnreadableOrFailedReportsFailTheCell) {
       << failed["cells"][0]["reason"];
 }
 
+// A report that is JSON but not what the contract says (not an object, a
+// status that is not one, a field of the wrong type) fails that cell, naming
+// the field; the sweep goes on to the next cell.
+TEST_F(FakeLoadgen, AnInvalidReportFailsItsCellOnlyNamingTheField) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"not-object", "an invalid report: report: [] is not an object"},
+      {"bad-status", "an invalid report: report.status: 1 is not a status; allowed: ok, failed"},
+      {"bad-field", "an invalid report: report.client.client_saturated: 'yes' is not true or false"}};
+  for (const auto& [mode, reason] : cases) {
+    ::setenv("FAKE_LOADGEN_MODE", (std::string(mode) + ",ok").c_str(), 1);
+    ::setenv("FAKE_LOADGEN_STATE", dir_.file(std::string(mode) + ".runs").c_str(), 1);
+    std::string out = dir_.file(std::string(mode) + ".json");
+    RunResult r = run_muxbench({"run", "--suite", "smoke", "--strategies", "epoll", "--workloads",
+                                "pingpong", "--connections", "2,3", "--duration", "0.3", "--warmup",
+                                "0", "--bin-dir", dir_.path(), "--out", out, kAllow},
+                               120s);
+    ::unsetenv("FAKE_LOADGEN_STATE");
+    ASSERT_EQ(r.exit_code(), 0) << mode << ": " << r.err;
+    EXPECT_EQ(schema_errors(out), "") << mode;
+    json doc = read_json(out);
+    ASSERT_EQ(doc["cells"].size(), 2u) << mode;
+    const json& bad = doc["cells"][0];
+    EXPECT_EQ(bad["status"], "failed") << mode;
+    EXPECT_EQ(bad["reason"].get<std::string>().rfind("load generator failed: exited 0, ", 0), 0u)
+        << bad["reason"];
+    EXPECT_NE(bad["reason"].get<std::string>().find(reason), std::string::npos) << bad["reason"];
+    EXPECT_TRUE(bad["loadgen"].is_null()) << mode << ": an invalid report is not recorded";
+    EXPECT_EQ(doc["cells"][1]["status"], "ok") << mode << ": " << doc["cells"][1]["reason"];
+    EXPECT_TRUE(doc["finished"].is_string()) << mode;
+    EXPECT_EQ(survivors(doc), "");
+  }
+}
+
 TEST(HarnessRun, PlacementPinsAndIsRecorded) {
   if (::sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs 2 CPUs";
   TempDir dir;

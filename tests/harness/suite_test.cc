@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "catalog.h"
@@ -386,6 +387,97 @@ TEST(HarnessCli, RefusesDebugAndSanitizerBuildsUnlessAsked) {
     EXPECT_EQ(r.exit_code(), 0) << r.err;
     EXPECT_EQ(r.err.find("refusing"), std::string::npos);
   }
+}
+
+// `run --out FILE` never overwrites an existing file unless --force: a
+// finished run, an interrupted one (which --resume continues) or any other
+// file. Nothing runs and the file is left as it was.
+TEST(HarnessCli, AnExistingOutIsRefusedUnlessForced) {
+  TempDir dir;
+  const std::vector<std::string> one_cell = {"run", "--suite", "smoke", "--strategies", "epoll",
+                                             "--workloads", "pingpong", "--connections", "1",
+                                             "--duration", "0.2", "--warmup", "0",
+                                             "--allow-debug-build", "--out"};
+  auto run_into = [&](const std::string& out, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = one_cell;
+    args.push_back(out);
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_muxbench(args, std::chrono::seconds(60));
+  };
+  auto text_of = [](const std::string& path) {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  std::ifstream fixture(test::source_dir() + "/tests/harness/fixtures/results/valid.json");
+  json finished = json::parse(fixture);
+  const std::string done = dir.write("done.json", finished.dump(1));
+  RunResult r = run_into(done);
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_EQ(r.err, "muxbench: --out " + done + ": a finished results file is there (4 cells); "
+                   "pass --force to overwrite it, or choose another --out\n");
+  EXPECT_EQ(text_of(done), finished.dump(1)) << "the finished file was touched";
+
+  json interrupted = finished;
+  interrupted["finished"] = nullptr;
+  const std::string partial = dir.write("partial.json", interrupted.dump(1));
+  r = run_into(partial);
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_EQ(r.err, "muxbench: --out " + partial + ": an unfinished results file is there (4 "
+                   "cells); continue it with --resume " + partial +
+                   ", or pass --force to overwrite it\n");
+
+  const std::string notes = dir.write("notes.txt", "my notes\n");
+  r = run_into(notes);
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_NE(r.err.find("--out " + notes + ": the file exists (not a readable results file); pass "
+                       "--force to overwrite it"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(text_of(notes), "my notes\n");
+
+  // --dry-run writes nothing, so there is nothing to refuse.
+  EXPECT_EQ(run_into(done, {"--dry-run"}).exit_code(), 0);
+  // --force overwrites (one short cell).
+  r = run_into(done, {"--force"});
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  json now = json::parse(text_of(done));
+  ASSERT_EQ(now["cells"].size(), 1u);
+  EXPECT_EQ(now["cells"][0]["id"], "epoll/pingpong/c1/r0");
+}
+
+// Numbers no double holds (1e400), and broken JSON, in a suite or a host file:
+// exit 2, one line naming the file, the key and where it is.
+TEST(HarnessCli, BadNumbersInSuiteAndHostFilesNameTheFileAndTheKey) {
+  TempDir dir;
+  std::string suite = dir.write("huge.json", R"J({"strategies": ["epoll"], "workloads": ["rate"],
+    "connections": [1],
+    "workload_params": {"rate": {"rate_per_s": 1e400}}})J");
+  RunResult r = run_muxbench({"run", "--suite", suite, "--dry-run"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_EQ(r.err, "muxbench: " + suite +
+                       ": suite.workload_params.rate.rate_per_s: 1e400 is out of range; allowed: a "
+                       "finite number (at most about 1.8e308); line 3, column 48\n");
+  std::string list = dir.write("list.json", R"J({"strategies": ["epoll"], "workloads": ["pingpong"],
+    "connections": [1, -1e999]})J");
+  r = run_muxbench({"run", "--suite", list, "--dry-run"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_NE(r.err.find(list + ": suite.connections[1]: -1e999 is out of range"), std::string::npos)
+      << r.err;
+  std::string broken = dir.write("broken.json", R"J({"strategies": ["epoll"], "workloads": [)J");
+  r = run_muxbench({"run", "--suite", broken, "--dry-run"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_NE(r.err.find(broken + ": not valid JSON at line 1, column 41 (in suite.workloads[0])"),
+            std::string::npos)
+      << r.err;
+
+  std::string hosts = dir.write("hosts.json", R"J({"launcher": {"mpirun": ["mpirun"]},
+    "hosts": [{"name": "a", "address": "192.0.2.11", "role": "server"},
+              {"name": "b", "address": "192.0.2.12", "role": "loadgen", "slots": 1e400}]})J");
+  r = run_muxbench({"run", "--suite", "smoke", "--hosts", hosts, "--dry-run"});
+  EXPECT_EQ(r.exit_code(), 2) << r.err;
+  EXPECT_NE(r.err.find(hosts + ": hosts[1].slots: 1e400 is out of range"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 // A bad host file stops `run` before anything runs: one line naming the file
