@@ -326,9 +326,12 @@ std::string summary_tables(const json& doc, TableMetric what) {
     }
     out << "\n";
     if (bound.count("client-bound") || bound.count("both")) {
-      out << "  client-bound cells measure the load generator's limit: read the server's CPU per\n"
-             "  request there (muxbench show --metric cpu); to make the server the bound side, give\n"
-             "  the load generator more CPUs or hosts (--hosts, --loadgen-ranks; docs/distributed.md)\n";
+      out << "  client-bound and both cells measure the load generator's limit too: read the\n"
+             "  server's CPU per request there (muxbench show --metric cpu). On one machine with 2\n"
+             "  CPUs no load-generator setting made the server the only bound side (pipeline,\n"
+             "  threads, rate: scripts/bound-study.sh, docs/results.md); to measure the server\n"
+             "  alone, give the load generator more CPUs or hosts (the testbed or real hosts:\n"
+             "  --hosts, --loadgen-ranks; docs/distributed.md)\n";
     }
   }
   // The reasons: every failure and missed rate, and each distinct skip

@@ -92,8 +92,11 @@ def _summary_cell(point, notes):
             titles = {"server-bound": "the server's busiest thread was busy at least 90% of the "
                                       "measurement, the load generator's was not: the server's number",
                       "client-bound": "the load generator was saturated, the server was not: the "
-                                      "server may be faster than this; read its CPU per request",
-                      "both": "both sides were busy at least 90% of the measurement",
+                                      "server may be faster than this; read its CPU per request, "
+                                      "or run it across hosts (docs/distributed.md)",
+                      "both": "both sides were busy at least 90% of the measurement: read the "
+                              "server's CPU per request; on one machine no load-generator "
+                              "setting made the server the only bound side (docs/results.md)",
                       "neither": "neither side was busy 90% of the measurement: the network, "
                                  "the rate or the round trip set the pace"}
             cls_b = "warn" if any(b in ("client-bound", "both") for b in bounds) else "sub"
