@@ -6,7 +6,9 @@
 // Every benchmark is registered here from explicit tables, not by static
 // self-registration (which a static library silently drops).
 #include <benchmark/benchmark.h>
+#include <asio/version.hpp>
 #include <event2/event.h>
+#include <uv.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/utsname.h>
@@ -24,6 +26,7 @@ namespace {
 const Mechanism* const kMechanisms[] = {
     &kSelect,      &kPoll,           &kEpoll,        &kEpollEdge,
     &kIoUringPoll, &kLibeventSelect, &kLibeventPoll, &kLibeventEpoll,
+    &kLibuv,       &kAsio,
 };
 
 // N: watched descriptors (socketpair read ends, see workload.h). select()
@@ -94,6 +97,10 @@ void add_context(long nofile) {
   benchmark::AddCustomContext("chained_writes", std::to_string(kChainedWrites));
   benchmark::AddCustomContext("libevent_version", event_get_version());
   benchmark::AddCustomContext("liburing_version", MUXBENCH_LIBURING_VERSION);
+  benchmark::AddCustomContext("libuv_version", uv_version_string());
+  benchmark::AddCustomContext("asio_version", std::to_string(ASIO_VERSION / 100000) + "." +
+                                                  std::to_string(ASIO_VERSION / 100 % 1000) + "." +
+                                                  std::to_string(ASIO_VERSION % 100));
   benchmark::AddCustomContext("io_uring_poll", io_uring_poll_mode());
 }
 

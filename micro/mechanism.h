@@ -1,7 +1,7 @@
 // One readiness mechanism as the micro-benchmarks see it.
 //
 // Each mechanism lives in one file (select.cc, poll.cc, epoll.cc,
-// epoll_edge.cc, io_uring_poll.cc, libevent.cc) that writes its wait-and-
+// epoll_edge.cc, io_uring_poll.cc, libevent.cc, libuv.cc, asio.cc) that writes its wait-and-
 // dispatch loop out in full and exports only its Mechanism object(s). main.cc
 // lists them in an explicit table and registers the benchmarks from it: a new
 // mechanism is one file plus one line there, and the smoke test picks it up.
@@ -48,6 +48,8 @@ extern const Mechanism kIoUringPoll;     // "io_uring"
 extern const Mechanism kLibeventSelect;  // "libevent-select"
 extern const Mechanism kLibeventPoll;    // "libevent-poll"
 extern const Mechanism kLibeventEpoll;   // "libevent-epoll"
+extern const Mechanism kLibuv;           // "libuv" (uv_poll_t)
+extern const Mechanism kAsio;            // "asio" (stream_descriptor::async_wait)
 
 // Whether the running kernel accepts IORING_POLL_ADD_MULTI (Linux 5.13+):
 // "multishot", "oneshot", or "unavailable: <reason>". Probed once.

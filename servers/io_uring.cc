@@ -47,11 +47,17 @@
 // Containers often block io_uring (seccomp, sysctl
 // kernel.io_uring_disabled): start-up then fails with one line naming the
 // reason.
+// Options (docs/strategies.md, "io_uring options"): --uring-fixed-files
+// (sparse registered table, direct accept, IOSQE_FIXED_FILE; 5.19),
+// --uring-sqpoll (IORING_SETUP_SQPOLL), --uring-taskrun=defer|coop|none
+// (exactly that mode, or a start-up failure). Each is probed by setting it
+// up; what is in effect goes to the READY line and --stats (report_option).
 // Try it: muxbench-server --strategy io_uring --port 40713 & nc 127.0.0.1 40713
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -95,6 +101,7 @@ enum Op : std::uint64_t {
   kSend,
   kRecvCancel,
   kCancelAll,  // at stop
+  kShutdown,   // --uring-fixed-files: IORING_OP_SHUTDOWN of a direct descriptor
 };
 
 // A provided buffer received while its connection was at the bound.
@@ -137,6 +144,8 @@ struct Loop {
   Counters c;
   AcceptGuard acceptor;
 
+  bool fixed = false;   // --uring-fixed-files: connections are direct descriptors
+  bool sqpoll = false;  // --uring-sqpoll: a kernel thread consumes the SQ
   bool multishot_accept = false;
   bool multishot_recv = false;  // implies the buffer ring below
   io_uring_buf_ring* br = nullptr;
@@ -201,7 +210,7 @@ struct Loop {
   // connection down completes its recv (with 0) and send (with an error).
   void shutdown_all() {
     for (UConn* u : slots) {
-      if (u != nullptr && (u->recv_armed || u->send_armed)) ::shutdown(u->conn.fd, SHUT_RDWR);
+      if (u != nullptr && (u->recv_armed || u->send_armed)) shutdown_conn(*u);
     }
     if (accept_armed) {
       if (io_uring_sqe* s = sqe()) {
@@ -216,8 +225,36 @@ struct Loop {
     if (s == nullptr) {  // submission ring full: hand the batch to the kernel
       io_uring_submit(&ring);
       s = io_uring_get_sqe(&ring);
+      // SQPOLL: submitting only wakes the kernel thread; wait for it to
+      // take entries off the ring.
+      if (s == nullptr && sqpoll && io_uring_sqring_wait(&ring) >= 0) s = io_uring_get_sqe(&ring);
     }
     return s;
+  }
+
+  // A connection's descriptor goes: close() or, for a direct descriptor,
+  // its slot in the registered table is emptied (operations still holding
+  // the file keep it until they complete).
+  void close_conn_fd(int fd) {
+    if (!fixed) return close_fd(fd);
+    int none = -1;
+    io_uring_register_files_update(&ring, static_cast<unsigned>(fd), &none, 1);
+  }
+
+  // Completes the connection's armed recv and send promptly: shutdown(),
+  // or IORING_OP_SHUTDOWN for a direct descriptor, counted in flight so that
+  // its slot is not emptied (and reused by an accept) before it has run.
+  void shutdown_conn(UConn& u) {
+    if (!fixed) {
+      ::shutdown(u.conn.fd, SHUT_RDWR);
+      return;
+    }
+    io_uring_sqe* s = sqe();
+    if (s == nullptr) return;  // the operations complete when the peer goes
+    io_uring_prep_shutdown(s, u.conn.fd, SHUT_RDWR);
+    s->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(s, tag(kShutdown, &u));
+    ++u.inflight;
   }
 
   UConn* lookup(std::uint64_t ud) {
@@ -268,7 +305,11 @@ struct Loop {
     if (s == nullptr) return;  // retried on the next turn
     // Accepted sockets stay blocking: io_uring would otherwise complete a recv
     // on an empty O_NONBLOCK socket with -EAGAIN instead of waiting.
-    if (multishot_accept) {
+    if (fixed && multishot_accept) {  // direct descriptors know no CLOEXEC
+      io_uring_prep_multishot_accept_direct(s, ctx->listen_fd, nullptr, nullptr, 0);
+    } else if (fixed) {
+      io_uring_prep_accept_direct(s, ctx->listen_fd, nullptr, nullptr, 0, IORING_FILE_INDEX_ALLOC);
+    } else if (multishot_accept) {
       io_uring_prep_multishot_accept(s, ctx->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     } else {
       io_uring_prep_accept(s, ctx->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -294,6 +335,12 @@ struct Loop {
     if (flags < 0 || ::fcntl(ctx->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0) return;
     for (int k = 0; k < 64; ++k) {
       int fd = acceptor.accept(ctx->listen_fd, SOCK_CLOEXEC, c);
+      if (fd >= 0 && fixed) {  // the registered table is full: no slot for it
+        close_fd(fd);
+        ++c.rejected_fd_exhausted;
+        ++c.closed;
+        continue;
+      }
       if (fd >= 0) {
         add_conn(fd);
         continue;
@@ -308,7 +355,7 @@ struct Loop {
     if (!more) accept_armed = false;
     if (res >= 0 && stopping) {  // accepted before the cancel landed
       ++c.accepted;
-      close_fd(res);
+      close_conn_fd(res);
       ++c.closed;
       return;
     }
@@ -368,7 +415,7 @@ struct Loop {
       slots.push_back(nullptr);
     } else {
       ++c.errors_io;
-      close_fd(fd);
+      close_conn_fd(fd);
       ++c.closed;
       delete u;
       return;
@@ -382,14 +429,14 @@ struct Loop {
     if (u.closing) return;
     u.closing = true;
     // Completes an armed recv (with 0) and send (with an error) promptly.
-    if (u.recv_armed || u.send_armed) ::shutdown(u.conn.fd, SHUT_RDWR);
+    if (u.recv_armed || u.send_armed) shutdown_conn(u);
     maybe_free(u);
   }
 
   void maybe_free(UConn& u) {
     if (!u.closing || u.inflight != 0) return;
     for (const Held& h : u.held) return_buffer(h.bid);
-    close_fd(u.conn.fd);
+    close_conn_fd(u.conn.fd);
     ++c.closed;
     slots[u.slot] = nullptr;
     free_slots.push_back(u.slot);
@@ -457,6 +504,7 @@ struct Loop {
       if (!u.rbuf) u.rbuf = std::make_unique<char[]>(kReadChunk);
       io_uring_prep_recv(s, u.conn.fd, u.rbuf.get(), kReadChunk, 0);
     }
+    if (fixed) s->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(s, tag(kRecv, &u));
     u.recv_armed = true;
     ++u.inflight;
@@ -479,6 +527,7 @@ struct Loop {
     if (s == nullptr) return false;
     io_uring_prep_send(s, u.conn.fd, u.sending.data() + u.send_off, u.sending.size() - u.send_off,
                        MSG_NOSIGNAL);
+    if (fixed) s->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(s, tag(kSend, &u));
     u.send_armed = true;
     ++u.inflight;
@@ -596,33 +645,63 @@ struct Loop {
       case kCancelAll:
         if (res == -EINVAL) shutdown_all();  // before 5.19
         break;
+      case kShutdown:
+        if (UConn* u = lookup(ud)) {
+          --u->inflight;
+          maybe_free(*u);
+        }
+        break;
     }
   }
 };
 
-// Sets up the ring with the most helpful flags this kernel accepts.
-// MUXBENCH_IO_URING_NO_DEFER_TASKRUN=1 skips DEFER_TASKRUN, so that tests can
-// reproduce older kernels, where completion work runs on any return to user
-// space instead of only inside io_uring_enter().
-int init_ring(io_uring& ring) {
-  const unsigned attempts[] = {
-      IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,  // 6.1
-      IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,                                // 5.19
-      IORING_SETUP_CQSIZE,                                                            // 5.5
-      0,
+// Sets up the ring: with --uring-taskrun, exactly the mode asked for;
+// without, the most helpful one this kernel accepts (DEFER_TASKRUN, else
+// COOP_TASKRUN, else none; none with SQPOLL, which refuses both). Sets
+// *taskrun to the mode in effect. MUXBENCH_IO_URING_NO_DEFER_TASKRUN=1 skips
+// DEFER_TASKRUN in the default choice, so that tests can reproduce older
+// kernels, where completion work runs on any return to user space instead of
+// only inside io_uring_enter().
+int init_ring(io_uring& ring, const Options& opt, const char** taskrun) {
+  struct Attempt {
+    unsigned flags;
+    const char* taskrun;
   };
-  const char* no_defer = std::getenv("MUXBENCH_IO_URING_NO_DEFER_TASKRUN");
-  const bool skip_defer = no_defer != nullptr && std::strcmp(no_defer, "1") == 0;
+  const unsigned base = IORING_SETUP_CQSIZE | (opt.uring_sqpoll ? IORING_SETUP_SQPOLL : 0u);
+  const Attempt defer{base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "defer"};  // 6.1
+  const Attempt coop{base | IORING_SETUP_COOP_TASKRUN, "coop"};  // 5.19
+  const Attempt none{base, "none"};                              // 5.5
+  std::vector<Attempt> attempts;
+  if (opt.uring_taskrun == "defer") {
+    attempts = {defer};
+  } else if (opt.uring_taskrun == "coop") {
+    attempts = {coop};
+  } else if (!opt.uring_taskrun.empty() || opt.uring_sqpoll) {
+    attempts = {none};
+  } else {
+    const char* no_defer = std::getenv("MUXBENCH_IO_URING_NO_DEFER_TASKRUN");
+    if (no_defer == nullptr || std::strcmp(no_defer, "1") != 0) attempts.push_back(defer);
+    attempts.insert(attempts.end(), {coop, none, {0, "none"}});
+  }
   int ret = -EINVAL;
-  for (unsigned flags : attempts) {
-    if (skip_defer && (flags & IORING_SETUP_DEFER_TASKRUN) != 0) continue;
+  for (const Attempt& a : attempts) {
     io_uring_params p{};
-    p.flags = flags;
+    p.flags = a.flags;
     p.cq_entries = kCqEntries;
+    p.sq_thread_idle = 1000;  // ms, SQPOLL only: the kernel thread sleeps after this idle time
     ret = io_uring_queue_init_params(kSqEntries, &ring, &p);
+    *taskrun = a.taskrun;
     if (ret != -EINVAL) break;  // success, or a reason other than unknown flags
   }
   return ret;
+}
+
+// The options asked for, for a start-up failure message ("" for none).
+std::string asked(const Options& opt) {
+  std::string s;
+  if (opt.uring_sqpoll) s += " --uring-sqpoll";
+  if (!opt.uring_taskrun.empty()) s += " --uring-taskrun=" + opt.uring_taskrun;
+  return s.empty() ? s : " with" + s;
 }
 
 const char* init_hint(int err) {
@@ -641,13 +720,42 @@ const char* init_hint(int err) {
 int run(Context& ctx) {
   Loop loop;
   loop.ctx = &ctx;
-  int ret = init_ring(loop.ring);
+  const Options& opt = ctx.opt;
+  const char* taskrun = "none";
+  int ret = init_ring(loop.ring, opt, &taskrun);
+  if (ret == -EINVAL && !asked(opt).empty()) {
+    std::fprintf(stderr,
+                 "io_uring: io_uring_queue_init%s: %s (this kernel does not take it: SQPOLL "
+                 "needs 5.11+ unprivileged, COOP_TASKRUN 5.19+, DEFER_TASKRUN 6.1+)\n",
+                 asked(opt).c_str(), errno_string(-ret).c_str());
+    return 1;
+  }
   if (ret < 0) {
-    std::fprintf(stderr, "io_uring: io_uring_queue_init: %s (%s)\n", errno_string(-ret).c_str(),
-                 init_hint(-ret));
+    std::fprintf(stderr, "io_uring: io_uring_queue_init%s: %s (%s)\n", asked(opt).c_str(),
+                 errno_string(-ret).c_str(), init_hint(-ret));
     return 1;
   }
   loop.ring_ok = true;
+  loop.sqpoll = opt.uring_sqpoll;
+
+  // Registered files: a sparse table as large as the descriptor limit, so
+  // that direct accept runs out of slots where accept4() would hit EMFILE.
+  if (opt.uring_fixed_files) {
+    rlimit rl{};
+    unsigned slots = 1u << 20;  // the kernel's IORING_MAX_FIXED_FILES
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < slots) {
+      slots = static_cast<unsigned>(rl.rlim_cur);
+    }
+    ret = io_uring_register_files_sparse(&loop.ring, slots);
+    if (ret < 0) {
+      std::fprintf(stderr,
+                   "io_uring: --uring-fixed-files: io_uring_register_files_sparse(%u): %s (sparse "
+                   "tables and direct accept need Linux 5.19+)\n",
+                   slots, errno_string(-ret).c_str());
+      return 1;
+    }
+    loop.fixed = true;
+  }
 
   // Kernel feature probe. Multishot accept and buffer rings came with
   // IORING_OP_SOCKET (5.19), multishot recv with IORING_OP_SEND_ZC (6.0).
@@ -665,6 +773,11 @@ int run(Context& ctx) {
                                  : "MUXBENCH_IO_URING_SINGLESHOT=1",
                  loop.multishot_accept ? "(multishot accept)," : "accept,");
   }
+  ctx.report_option("fixed_files", loop.fixed ? "on" : "off");
+  ctx.report_option("sqpoll", loop.sqpoll ? "on" : "off");
+  ctx.report_option("taskrun", taskrun);
+  ctx.report_option("accept", loop.multishot_accept ? "multishot" : "single-shot");
+  ctx.report_option("recv", loop.multishot_recv ? "multishot" : "single-shot");
 
   io_uring_sqe* s = loop.sqe();
   if (s == nullptr) {

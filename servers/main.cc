@@ -27,6 +27,7 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "muxbench/line_codec.h"
@@ -50,6 +51,10 @@ struct ThreadEntry {
 };
 std::mutex g_threads_mu;
 std::vector<ThreadEntry> g_thread_entries;
+
+// Context::report_option(): settings in effect, in the order reported.
+std::mutex g_options_mu;
+std::vector<std::pair<std::string, std::string>> g_options;
 
 std::mutex g_done_mu;
 std::condition_variable g_done_cv;
@@ -87,6 +92,13 @@ nlohmann::json per_thread_json() {
   return arr;
 }
 
+nlohmann::json options_json() {
+  std::lock_guard<std::mutex> lock(g_options_mu);
+  nlohmann::json o = nlohmann::json::object();
+  for (const auto& [k, v] : g_options) o[k] = v;
+  return o;
+}
+
 void write_stats(const Options& opt, const SharedCounters& totals, int threads) {
   if (opt.stats_path.empty()) return;
   nlohmann::json j = {
@@ -95,6 +107,7 @@ void write_stats(const Options& opt, const SharedCounters& totals, int threads) 
       {"pid", g_server_pid},
       {"threads", threads},
       {"backend", opt.backend},
+      {"options", options_json()},
       {"counters", counters_json(totals.snapshot())},
       {"per_thread", per_thread_json()},
   };
@@ -193,9 +206,19 @@ Counters SharedCounters::snapshot() const {
 }
 
 void Context::ready() const {
-  std::printf("READY strategy=%s port=%u pid=%d\n", opt.strategy.c_str(),
-              static_cast<unsigned>(g_port), static_cast<int>(g_server_pid));
+  std::string extra;
+  {
+    std::lock_guard<std::mutex> lock(g_options_mu);
+    for (const auto& [k, v] : g_options) extra += " " + k + "=" + v;
+  }
+  std::printf("READY strategy=%s port=%u pid=%d%s\n", opt.strategy.c_str(),
+              static_cast<unsigned>(g_port), static_cast<int>(g_server_pid), extra.c_str());
   std::fflush(stdout);
+}
+
+void Context::report_option(const char* key, const std::string& value) const {
+  std::lock_guard<std::mutex> lock(g_options_mu);
+  g_options.emplace_back(key, value);
 }
 
 int Context::extra_listener() const {
@@ -264,6 +287,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   app.add_option("--backend", opt.backend, "libevent strategy only: select, poll or epoll")
       ->check(CLI::IsMember({"select", "poll", "epoll"}));
+  app.add_flag("--uring-fixed-files", opt.uring_fixed_files,
+               "io_uring strategy only: registered (fixed) file table, direct accept, "
+               "IOSQE_FIXED_FILE (Linux 5.19+)");
+  app.add_flag("--uring-sqpoll", opt.uring_sqpoll,
+               "io_uring strategy only: a kernel thread polls the submission ring "
+               "(IORING_SETUP_SQPOLL)");
+  app.add_option("--uring-taskrun", opt.uring_taskrun,
+                 "io_uring strategy only: completion task work mode: defer (6.1+), coop (5.19+) "
+                 "or none (default: defer where available, else coop, else none)")
+      ->check(CLI::IsMember({"defer", "coop", "none"}));
   app.add_option("--stats", opt.stats_path, "Write counters as JSON to FILE on exit");
   app.add_option("--delay-us", opt.delay_us,
                  "TEST AID: sleep this many microseconds per reply line (0..1000000)")
@@ -298,6 +331,19 @@ int main(int argc, char** argv) {
   }
   if (!opt.backend.empty() && opt.strategy != "libevent") {
     std::fprintf(stderr, "muxbench-server: --backend applies only to --strategy libevent\n");
+    return 2;
+  }
+  const bool uring_opts = opt.uring_fixed_files || opt.uring_sqpoll || !opt.uring_taskrun.empty();
+  if (uring_opts && opt.strategy != "io_uring") {
+    std::fprintf(stderr, "muxbench-server: --uring-fixed-files, --uring-sqpoll and --uring-taskrun "
+                         "apply only to --strategy io_uring\n");
+    return 2;
+  }
+  if (opt.uring_sqpoll && (opt.uring_taskrun == "defer" || opt.uring_taskrun == "coop")) {
+    std::fprintf(stderr, "muxbench-server: --uring-sqpoll cannot be combined with "
+                         "--uring-taskrun=%s (the kernel refuses task-run flags with SQPOLL); "
+                         "use --uring-taskrun=none or leave it out\n",
+                 opt.uring_taskrun.c_str());
     return 2;
   }
   if (opt.threads != 0 && st->default_threads == 0) {

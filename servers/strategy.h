@@ -20,6 +20,11 @@ struct Options {
   std::uint16_t port = 40713;
   int threads = 0;          // 0: the strategy's default_threads
   std::string backend;      // libevent only: "", "select", "poll" or "epoll"
+  // io_uring only (docs/strategies.md, "io_uring options"); main.cc refuses
+  // them for other strategies and refuses combinations the kernel never takes.
+  bool uring_fixed_files = false;  // --uring-fixed-files: registered file table, direct accept
+  bool uring_sqpoll = false;       // --uring-sqpoll: IORING_SETUP_SQPOLL
+  std::string uring_taskrun;       // --uring-taskrun: "" (best available), "defer", "coop", "none"
   std::string stats_path;   // --stats FILE: counters as JSON on exit
   std::uint32_t delay_us = 0;      // test aid: sleep this long per reply line
   std::uint64_t crash_after = 0;   // test aid: SIGKILL itself after this many lines (0: never)
@@ -69,6 +74,12 @@ struct Context {
 
   // Prints the one READY line. Call once, when the loop is about to serve.
   void ready() const;
+
+  // Records a setting in effect that changes what is measured (e.g.
+  // "taskrun", "defer"), so that a run can record it: appended to the READY
+  // line as key=value (after pid=) and listed in the "options" object of
+  // --stats. Call before ready(); keys and values without spaces.
+  void report_option(const char* key, const std::string& value) const;
   bool stop_requested() const { return stopping.load(std::memory_order_relaxed); }
 
   // A further listener on the same address and port with SO_REUSEPORT (the

@@ -63,7 +63,9 @@ bool runs_event_loops_per_thread(const nlohmann::json& s) {
 // Strategies from the registry; libevent once per forced backend, so that
 // libevent-over-select is held to the same rules as raw select; strategies
 // that run one event loop per thread once with --threads 1 and once with
-// --threads 2, whatever the machine's CPU count.
+// --threads 2, whatever the machine's CPU count; io_uring once as it starts
+// by default and once per option that changes its mechanism (a kernel that
+// does not take one makes that variant skip, saying so).
 std::vector<Variant> variants() {
   std::vector<Variant> out;
   auto list = server_list();
@@ -74,6 +76,13 @@ std::vector<Variant> variants() {
       for (const char* b : {"select", "poll", "epoll"}) {
         out.push_back({name, {"--backend", b}, name + "_" + b});
       }
+    } else if (name == "io_uring") {
+      out.push_back({name, {}, name});
+      out.push_back({name, {"--uring-fixed-files"}, name + "_fixed_files"});
+      out.push_back({name, {"--uring-sqpoll"}, name + "_sqpoll"});
+      out.push_back({name, {"--uring-taskrun", "coop"}, name + "_taskrun_coop"});
+      out.push_back({name, {"--uring-taskrun", "none"}, name + "_taskrun_none"});
+      out.push_back({name, {"--uring-fixed-files", "--uring-sqpoll"}, name + "_fixed_sqpoll"});
     } else if (runs_event_loops_per_thread(s)) {
       for (const char* t : {"1", "2"}) {
         out.push_back({name, {"--threads", t}, name + "_t" + t});
@@ -119,6 +128,10 @@ class Conformance : public ::testing::TestWithParam<Variant> {
     args.push_back("--stats");
     args.push_back(stats_path_);
     server_ = std::make_unique<Server>(GetParam().strategy, args);
+    if (!server_->ok() && GetParam().strategy == "io_uring" && !GetParam().args.empty() &&
+        server_->process().stderr_text().find("this kernel does not take it") != std::string::npos) {
+      GTEST_SKIP() << "kernel lacks this io_uring option: " << server_->process().stderr_text();
+    }
     ASSERT_TRUE(server_->ok()) << "no READY line; stderr: " << server_->process().stderr_text();
   }
   void TearDown() override {
@@ -538,6 +551,58 @@ TEST(ServerStartup, ThreadsOnASingleThreadStrategyIsOneClearError) {
     EXPECT_NE(p.stderr_text().find("epoll-exclusive"), std::string::npos) << p.stderr_text();
     EXPECT_EQ(p.read_all(1s), "") << s << ": printed something on stdout (a READY line?)";
   }
+}
+
+// The io_uring options: refused with one line (exit 2) for another strategy
+// and in a combination the kernel never takes; in effect, each is named in
+// the READY line and in the "options" of --stats, so that a run records it.
+TEST(ServerStartup, UringOptionsAreCheckedAndReported) {
+  const std::string bin = bin_dir() + "/muxbench-server";
+  struct Bad {
+    std::vector<std::string> args;
+    const char* says;
+    bool exit2;  // our check (exit 2), not CLI11's own validation
+  };
+  const Bad bad[] = {
+      {{"--strategy", "epoll", "--uring-fixed-files"}, "apply only to --strategy io_uring", true},
+      {{"--strategy", "libuv", "--uring-taskrun", "coop"}, "apply only to --strategy io_uring", true},
+      {{"--strategy", "io_uring", "--uring-sqpoll", "--uring-taskrun", "defer"},
+       "--uring-sqpoll cannot be combined with --uring-taskrun=defer", true},
+      {{"--strategy", "io_uring", "--uring-taskrun", "sometimes"}, "--uring-taskrun", false},
+  };
+  for (const Bad& b : bad) {
+    std::vector<std::string> argv = {bin, "--port", "0"};
+    argv.insert(argv.end(), b.args.begin(), b.args.end());
+    Process p(argv);
+    int status = p.wait(5s);
+    ASSERT_NE(status, -1) << b.says << ": still running";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << b.says << ": status " << status;
+    if (b.exit2) {
+      EXPECT_EQ(WEXITSTATUS(status), 2) << b.says;
+    }
+    EXPECT_NE(p.stderr_text().find(b.says), std::string::npos) << p.stderr_text();
+    EXPECT_EQ(p.read_all(1s), "") << b.says << ": printed something on stdout (a READY line?)";
+  }
+
+  const std::string stats_path = "/tmp/muxbench-conf-uring-" + std::to_string(::getpid()) + ".json";
+  Server server("io_uring", {"--uring-fixed-files", "--uring-taskrun", "none", "--stats", stats_path});
+  if (!server.ok() &&
+      server.process().stderr_text().find("need Linux") != std::string::npos) {
+    GTEST_SKIP() << "kernel lacks registered files: " << server.process().stderr_text();
+  }
+  ASSERT_TRUE(server.ok()) << server.process().stderr_text();
+  EXPECT_NE(server.ready_line().find(" fixed_files=on"), std::string::npos) << server.ready_line();
+  EXPECT_NE(server.ready_line().find(" sqpoll=off"), std::string::npos) << server.ready_line();
+  EXPECT_NE(server.ready_line().find(" taskrun=none"), std::string::npos) << server.ready_line();
+  server.process().signal(SIGTERM);
+  ASSERT_NE(server.process().wait(2s), -1) << "still running after SIGTERM";
+  std::ifstream f(stats_path);
+  auto stats = nlohmann::json::parse(f, nullptr, false);
+  ::unlink(stats_path.c_str());
+  ASSERT_TRUE(stats.is_object()) << "--stats file missing or invalid";
+  EXPECT_EQ(stats["options"]["fixed_files"], "on") << stats.dump();
+  EXPECT_EQ(stats["options"]["taskrun"], "none") << stats.dump();
+  EXPECT_EQ(stats["options"]["recv"], "multishot") << stats.dump();
 }
 
 // --list-json: every strategy's family is one of the charts' families, and
