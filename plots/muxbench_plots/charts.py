@@ -313,7 +313,7 @@ def _draw_series(ax, series, yscale):
     whether any point was drawn hollow)."""
     drawn = set()
     any_missed = False
-    placed = {}   # x -> [y] of the letters drawn there: a close neighbour stacks above
+    placed = {}   # x -> [y] of the letters drawn there: close neighbours move aside
     top = max((v for s in series for v in s.y), default=0)
 
     def near(a, b):
@@ -331,7 +331,9 @@ def _draw_series(ax, series, yscale):
                 here = placed.setdefault(x, [])
                 k = sum(near(y, other) for other in here)
                 here.append(y)
-                ax.annotate(BOUND_LETTER[b], (x, y), xytext=(0, 4 + 8 * k),
+                # Close neighbours alternate right and left, then stack.
+                dx = 0 if k == 0 else (9 if k % 2 else -9)
+                ax.annotate(BOUND_LETTER[b], (x, y), xytext=(dx, 4 + 7 * ((k + 1) // 2)),
                             textcoords="offset points", ha="center", va="bottom", fontsize=7,
                             color=look["color"],
                             fontweight="bold", gid=f"bound:{b}:{s.name}", zorder=4)
