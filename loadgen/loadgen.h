@@ -176,6 +176,10 @@ struct WorkerResult {
   // lost) a censored lower bound, so latency.count() == due.
   std::uint64_t due = 0;          // intended send time in the window
   std::uint64_t sent_in_drain = 0;  // measured, but sent after the window (the backlog)
+  // Of those, sent later than kOnTimeSlack after their intended time: the
+  // schedule slipped. A request due in the window's last instant and sent
+  // just after its end (timer slack) is on schedule.
+  std::uint64_t sent_late = 0;
   std::uint64_t unsent = 0;       // due in the window but never sent, not even in the drain
   std::uint64_t censored = 0;     // unsent + lost: recorded as (end - intended), a lower bound
   // Replies that completed while the measurement lasted, whatever their

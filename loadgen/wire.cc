@@ -127,6 +127,7 @@ void each_worker_field(IO& io, W& w) {
   io(w.lost);
   io(w.due);
   io(w.sent_in_drain);
+  io(w.sent_late);
   io(w.unsent);
   io(w.censored);
   io(w.latency_censored);

@@ -243,6 +243,12 @@ class Worker {
   // Records a measured request that got no reply as waiting since its
   // intended time until `end`: a lower bound of its latency (open loop).
   void censor(Nanos intended, Nanos end);
+  // How late a send may be and still count as on schedule: one period of
+  // its connection's schedule (its successor was not due yet), and at
+  // least 1 ms (timer and scheduler slack on a busy machine).
+  Nanos on_time_slack() const {
+    return std::max<Nanos>(1'000'000, static_cast<Nanos>(ns_per_request_ * cfg_.active));
+  }
   Nanos tick_time(std::uint64_t n) const {
     const Conn& c = *actives_[n % actives_.size()];
     return intended_of(c, n / actives_.size());
@@ -749,7 +755,10 @@ void Worker::pump(Conn& c) {
         s.measured = pc.intended >= warm_end_ && pc.intended < meas_end_;
         if (s.measured) {
           ++out_.sent;
-          if (now >= meas_end_) ++out_.sent_in_drain;
+          if (now >= meas_end_) {
+            ++out_.sent_in_drain;
+            if (now - pc.intended > on_time_slack()) ++out_.sent_late;
+          }
         }
         if (cfg_.reconnect) {
           if (c.cycle_set) {
