@@ -312,13 +312,14 @@ TEST(HarnessRun, DefaultPlacementPinsAndIsRecorded) {
 }
 
 // Which side limited a cell: a server slowed by --delay-us (a spin below
-// 200 µs per line, 8 connections always waiting) is the bound side; a
+// 200 µs per line, 32 connections always waiting, so that a client slowed
+// by a loaded machine still leaves it a queue) is the bound side; a
 // server that spins by design (busypoll) is too; the load generator is not.
 TEST(HarnessRun, ASlowedServerIsServerBound) {
   if (::sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs 2 CPUs";
   TempDir dir;
   RunResult r = run_muxbench({"run", "--suite", "smoke", "--strategies", "epoll", "--workloads",
-                              "pingpong", "--connections", "8", "--duration", "1", "--warmup", "0.3",
+                              "pingpong", "--connections", "32", "--duration", "1", "--warmup", "0.3",
                               "--server-arg=--delay-us=190", "--out", dir.file("r.json"), kAllow});
   ASSERT_EQ(r.exit_code(), 0) << r.err;
   const json c = read_json(dir.file("r.json"))["cells"][0];
