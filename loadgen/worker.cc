@@ -1,8 +1,8 @@
 // One load-generator worker: a slice of the connections on its own epoll
 // loop (level-triggered), with its own histograms and counters.
 //
-// Hot path per reply: one read(), a memcmp against the bytes the shared
-// LineCodec predicted when the request was written, one histogram record,
+// Hot path per reply: one read(), a memcmp against the transformed payload
+// pool (see Verification), one histogram record,
 // one write() for the next request(s). No allocation, nothing shared. Clock
 // reads: one after every epoll wait (the receive time of every reply in that
 // batch: their bytes were there by then) and one per write() (the send time).
@@ -10,9 +10,9 @@
 // Verification. Replies are compared byte for byte, as they arrive, with what
 // a correct server must send back (docs/protocol.md). While a request is
 // shorter than a line may be (kMaxLine), that is a pure function of its
-// payload: the ROT13 of its pool slice and a '\n', taken from a copy of the
-// pool transformed once at start-up (by the shared rot13(), no second
-// implementation). Longer requests, which the protocol cuts into several
+// payload: the ROT13 of its pool slice and a '\n', compared in place with a
+// copy of the pool transformed once at start-up (by the shared rot13(), no
+// second implementation); nothing is copied per request. Longer requests, which the protocol cuts into several
 // lines, are fed to the connection's "mirror" LineCodec instead: what it
 // emits is exactly what the server's codec must.
 // Payloads are slices of a seeded random pool at a fresh offset per request
@@ -83,6 +83,7 @@ struct Slot {
   Nanos intended;
   Nanos sent;
   std::uint64_t end_pos;  // reply stream position just past its reply (valid once `whole`)
+  std::uint32_t off;      // its payload's pool offset (short lines: its reply is rot_pool_'s)
   bool whole;             // every byte of the request has been written
   bool measured;
 };
@@ -268,6 +269,8 @@ class Worker {
   void dispatch(const epoll_event& ev, Nanos now);
   void on_readable(Conn& c, Nanos now);
   void verify(Conn& c, const char* data, std::size_t n, Nanos now);
+  void verify_short(Conn& c, const char* data, std::size_t n, Nanos now);
+  std::string expected_short(const Conn& c) const;
   void complete(Conn& c, Nanos now);
   void note_mismatch(const Conn& c, const char* got, std::size_t n);
 
@@ -761,6 +764,7 @@ void Worker::pump(Conn& c) {
         ++inflight_;
         s.intended = pc.intended;
         s.sent = now;
+        s.off = pc.off;
         s.whole = false;
         s.end_pos = 0;
         s.measured = pc.intended >= warm_end_ && pc.intended < meas_end_;
@@ -783,16 +787,11 @@ void Worker::pump(Conn& c) {
           ++c.next_i;
         }
       }
-      if (!short_lines_) {
-        c.mirror.feed(p, take, c.expected);
-      } else if (pc.from + take == msg) {  // the request's line is complete: so is its reply
-        c.expected.append(rot_pool_.data() + pc.off, msg - 1);
-        c.expected.push_back('\n');
-      }
+      if (!short_lines_) c.mirror.feed(p, take, c.expected);
       if (pc.from + take == msg) {
         Slot& s = c.ring[(c.ring_head + c.ring_count - 1) % cfg_.pipeline];
         s.whole = true;
-        s.end_pos = c.rx_pos + (c.expected.size() - c.exp_off);
+        s.end_pos = short_lines_ ? 0 : c.rx_pos + (c.expected.size() - c.exp_off);
         c.tx_pos = 0;
       } else {
         c.tx_off = pc.off;
@@ -919,16 +918,66 @@ void Worker::on_readable(Conn& c, Nanos now) {
   fail(c, (errno == ECONNRESET || errno == EPIPE) ? kReset : kOther, now);
 }
 
+// Short lines: the rest of the reply the head request still expects ("" if
+// none may arrive yet: no request, or its line not wholly written).
+std::string Worker::expected_short(const Conn& c) const {
+  if (c.ring_count == 0 || !c.ring[c.ring_head].whole) return {};
+  const std::size_t msg = cfg_.message_size;
+  const std::size_t pos = c.rx_pos - c.done_pos;
+  std::string e(rot_pool_.data() + c.ring[c.ring_head].off, msg - 1);
+  e.push_back('\n');
+  return e.substr(std::min(pos, msg));
+}
+
 void Worker::note_mismatch(const Conn& c, const char* got, std::size_t n) {
   if (out_.has_mismatch_sample) return;
   out_.has_mismatch_sample = true;
   out_.mismatch_connection = c.id;
-  const std::size_t avail = c.expected.size() - c.exp_off;
-  out_.mismatch_expected = hex_escape(c.expected.data() + c.exp_off, std::min(avail, n));
+  if (short_lines_) {
+    const std::string e = expected_short(c);
+    out_.mismatch_expected = hex_escape(e.data(), std::min(e.size(), n));
+  } else {
+    const std::size_t avail = c.expected.size() - c.exp_off;
+    out_.mismatch_expected = hex_escape(c.expected.data() + c.exp_off, std::min(avail, n));
+  }
   out_.mismatch_received = hex_escape(got, n);
 }
 
+// Short lines: each reply is its request's pool slice transformed, and a
+// '\n'; one memcmp against rot_pool_ per piece of a reply, nothing copied.
+void Worker::verify_short(Conn& c, const char* data, std::size_t n, Nanos now) {
+  const std::uint32_t gen = c.gen;
+  const std::size_t msg = cfg_.message_size;
+  while (n > 0) {
+    if (c.ring_count == 0 || !c.ring[c.ring_head].whole) {
+      // Bytes no request asked for (yet): the stream cannot be trusted any more.
+      note_mismatch(c, data, n);
+      fail(c, kMismatch, now);
+      return;
+    }
+    const Slot& s = c.ring[c.ring_head];
+    const std::size_t pos = c.rx_pos - c.done_pos;  // of this reply, received before
+    const std::size_t k = std::min(n, msg - pos);
+    const std::size_t body = pos < msg - 1 ? std::min(k, msg - 1 - pos) : 0;
+    const bool ok = std::memcmp(data, rot_pool_.data() + s.off + pos, body) == 0 &&
+                    (pos + k < msg || data[k - 1] == '\n');
+    if (!ok) {
+      if (!c.reply_bad) note_mismatch(c, data, k);
+      c.reply_bad = true;
+    }
+    c.rx_pos += k;
+    c.last_rx = data[k - 1];
+    data += k;
+    n -= k;
+    if (pos + k == msg) {
+      complete(c, now);
+      if (c.gen != gen) return;  // closed: --reconnect, or a desynchronised stream
+    }
+  }
+}
+
 void Worker::verify(Conn& c, const char* data, std::size_t n, Nanos now) {
+  if (short_lines_) return verify_short(c, data, n, now);
   const std::uint32_t gen = c.gen;
   while (n > 0) {
     const std::size_t avail = c.expected.size() - c.exp_off;
