@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -101,6 +104,34 @@ TEST(AbRun, ADelayOnTheNewSideIsAPairedRegression) {
   EXPECT_LT(row["ratio"].get<double>(), 0.5);
   EXPECT_LT(row["ratio_ci"][1].get<double>(), 0.95);
   EXPECT_NE(r.out.find("result: REGRESSION (exit 1)"), std::string::npos) << r.out;
+}
+
+// scripts/compare-calibrate.sh --ab end to end on a tiny suite: every run
+// happens, and the table names each kind of comparison with its count (what
+// the gate decided on these 0.2 s cells is not checked: that is noise).
+TEST(AbRun, CalibrationScriptPlumbing) {
+  TempDir dir;
+  const std::string suite = dir.write("tiny.json", R"J({"name": "tiny", "strategies": ["epoll"],
+      "workloads": ["pingpong"], "connections": [2], "duration_s": 0.2, "warmup_s": 0.05,
+      "repeat": 2, "pause_s": 0.05})J");
+  const std::string cmd = "'" + source_dir() + "/scripts/compare-calibrate.sh' --ab --bin '" +
+                          bin_dir() + "' --aa 2 --detect 1 --delays 200 --suite '" + suite +
+                          "' --allow-debug-build --out '" + dir.file("runs") + "' --table '" +
+                          dir.file("table.md") + "' > '" + dir.file("log") + "' 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream log(dir.file("log"));
+  std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << log_text;
+  std::ifstream f(dir.file("table.md"));
+  std::string table((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(table.find("| A/A (same build) | 2 | "), std::string::npos) << table;
+  EXPECT_NE(table.find("| --delay-us 200 on new | 1 | "), std::string::npos) << table;
+  for (const char* run : {"aa-1.json", "aa-2.json", "delay-200-1.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir.file("runs/") + run)) << run;
+  }
+  json delayed = read_json(dir.file("runs/delay-200-1.json"));
+  EXPECT_EQ(delayed["ab"]["new"]["server_args"], json::array({"--delay-us=200"}));
+  EXPECT_EQ(delayed["ab"]["base"]["server_args"], json::array());
 }
 
 }  // namespace
