@@ -19,6 +19,8 @@ CommandMain setup_run(CLI::App& sub);
 CommandMain setup_show(CLI::App& sub);
 CommandMain setup_compare(CLI::App& sub);
 CommandMain setup_ab(CLI::App& sub);
+CommandMain setup_trend(CLI::App& sub);
+CommandMain setup_export(CLI::App& sub);
 CommandMain setup_serve_cell(CLI::App& sub);  // the server side of a cell (agent.h)
 CommandMain setup_host_info(CLI::App& sub);
 
