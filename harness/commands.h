@@ -18,6 +18,9 @@ CommandMain setup_list(CLI::App& sub);
 CommandMain setup_run(CLI::App& sub);
 CommandMain setup_show(CLI::App& sub);
 CommandMain setup_compare(CLI::App& sub);
+CommandMain setup_ab(CLI::App& sub);
+CommandMain setup_trend(CLI::App& sub);
+CommandMain setup_export(CLI::App& sub);
 CommandMain setup_serve_cell(CLI::App& sub);  // the server side of a cell (agent.h)
 CommandMain setup_host_info(CLI::App& sub);
 

@@ -1,20 +1,30 @@
-// muxbench compare: two results files in, one verdict per cell and metric
-// out, and an exit status a CI job can gate on (docs/ci.md).
+// muxbench compare: two results files (or one A/B file, `muxbench ab`) in,
+// one verdict per cell and metric out, and an exit status a CI job can gate
+// on (docs/ci.md).
 //
 // Cells are matched by (strategy, workload, connections, active, params
 // without server_args): the id without its repetition, plus everything that
 // shapes the load. server_args are recorded but not matched, so that a run
-// with an injected server delay still lines up with a plain one. A metric of
-// a matched cell is
-//   regressed    its median moved in the bad direction by more than the
-//                threshold AND a Mann-Whitney U test over the repetitions
-//                says the move is significant at alpha;
+// with an injected server delay still lines up with a plain one. In an A/B
+// file the two sides of a cell are matched the same way, and its
+// repetitions are paired by number (run back to back, ABBA).
+//
+// Each metric row has an effect, the ratio new/base (paired: the median of
+// the per-repetition ratios; two files: of the medians) with a 95%
+// confidence interval, and a one-sided rank test (two files: Mann-Whitney U
+// over the repetitions; paired: Wilcoxon signed-rank over the log ratios).
+// Every tested row is one test of a family, and Holm's adjustment over the
+// family bounds the chance of any false regression in the whole report by
+// alpha (signed_rank.h). A metric is
+//   regressed    its ratio is beyond the threshold in the bad direction AND
+//                the adjusted p of "new is worse" is <= alpha;
 //   improved     the same in the good direction;
-//   unchanged    the medians are within the threshold;
+//   unchanged    the ratio is within the threshold;
 //   inconclusive beyond the threshold but not significant (or not
 //                measurable on one side).
 // With too few repetitions for the test to ever reach alpha (one a side, or
-// 2 vs 2 one-sided at 0.05) the threshold alone decides, and the row says so.
+// 2 vs 2 one-sided at 0.05) the threshold alone decides, the row says so,
+// and it is not part of the family.
 // A cell that fails in new but not in base is a regression too.
 #pragma once
 
@@ -22,6 +32,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "suite.h"
 
@@ -48,6 +60,8 @@ struct CompareOptions {
   std::map<std::string, double> threshold_by_metric;  // metric name -> %
   double alpha = 0.05;
   bool two_sided = false;  // else one-sided, in the direction each verdict claims
+  bool adjust = true;      // Holm's adjustment over every tested row (else raw p-values)
+  bool paired = false;     // one A/B file: repetitions paired (signed-rank), else two files
   double threshold_for(const CompareMetric& m) const;
 };
 
@@ -67,6 +81,9 @@ void parse_thresholds(const std::string& text, CompareOptions* o);
 // Loads a results file and checks every cell has what compare needs.
 json load_for_compare(const std::string& path);
 
+// True for a file written by `muxbench ab` (both sides, cells with `side`).
+bool is_ab_file(const json& doc);
+
 // One difference between the two files' environments. Material ones (CPU
 // model, CPU count, kernel release, build type, sanitizer, CPU placement)
 // make numbers incomparable; the rest are shown for information.
@@ -79,12 +96,34 @@ struct EnvDifference {
 std::vector<EnvDifference> environment_differences(const json& base_doc, const json& new_doc);
 
 // The comparison, as the document `--json` writes (docs/ci.md describes it).
-// Throws CompareInputError when no cell matches at all.
+// With o.paired, base_doc is an A/B file and new_doc is ignored (pass it
+// again). Throws CompareInputError when no cell matches at all.
 json compare_results(const json& base_doc, const json& new_doc, const CompareOptions& o,
                      const std::string& base_path, const std::string& new_path,
                      const std::vector<EnvDifference>& env_diffs, bool env_mismatch_allowed);
 
 // The terminal rendering of that document; `colour`: ANSI colours.
 std::string compare_text(const json& report, bool colour);
+
+// The command line of `muxbench compare` (and of the comparison `muxbench
+// ab` ends with): the files and the options, as given.
+struct CompareFlags {
+  std::string base, next;  // next empty: base is an A/B file
+  std::string metrics = kDefaultCompareMetrics;
+  std::string threshold = "5%";
+  double alpha = 0.05;
+  bool two_sided = false;
+  std::string adjust = "holm";
+  std::string json_out;
+  bool allow_env_mismatch = false;
+};
+
+// Registers --metric, --threshold, --alpha, --two-sided, --adjust, --json,
+// --allow-env-mismatch.
+void add_compare_flags(CLI::App& sub, CompareFlags& f);
+
+// Compares, prints the table (and --json), returns the exit status: 0 no
+// regression, 1 a regression, 2 usage or input error.
+int compare_main(const CompareFlags& f);
 
 }  // namespace muxbench::harness

@@ -194,4 +194,15 @@ json host_info(const std::string& address) {
   return e;
 }
 
+json git_info(const std::string& dir) {
+  std::string commit = trim(command_output("git -C '" + dir + "' rev-parse HEAD 2>/dev/null"));
+  json g = {{"git_commit", or_null(commit)}, {"git_dirty", nullptr}};
+  if (!commit.empty()) {
+    g["git_dirty"] = !trim(command_output("git -C '" + dir +
+                                          "' status --porcelain --untracked-files=no 2>/dev/null"))
+                          .empty();
+  }
+  return g;
+}
+
 }  // namespace muxbench::harness

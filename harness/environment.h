@@ -25,6 +25,10 @@ json collect_environment(const std::string& server_path, const std::string& load
 // as `tc qdisc show` prints it (netem delay/rate appear there).
 json interface_for(const std::string& address);
 
+// The git commit (null outside a work tree) and dirty flag of the tree that
+// holds `dir`: which source a build directory (ab --base-bin) came from.
+json git_info(const std::string& dir);
+
 // `muxbench host-info`: collect_environment() plus interface_for(address), as
 // run on each host of a host file through mpirun.
 json host_info(const std::string& address);

@@ -56,7 +56,10 @@ int main(int argc, char** argv) {
       {"list", "List strategies (from muxbench-server), workloads and built-in suites", setup_list},
       {"run", "Run a suite and record a results file", setup_run},
       {"show", "Print a results file as summary tables", setup_show},
-      {"compare", "Compare two results files; exit 1 on a regression (the CI gate)", setup_compare},
+      {"compare", "Compare two results files, or one A/B file; exit 1 on a regression (the CI gate)", setup_compare},
+      {"ab", "Run a suite with two builds interleaved (ABBA) into one file, then compare it paired", setup_ab},
+      {"trend", "Find change points over results files of successive commits; exit 1 when the newest starts a regression", setup_trend},
+      {"export", "Write a results file as github-action-benchmark JSON, Bencher BMF or HdrHistogram .hgrm", setup_export},
       {"serve-cell", "Run one cell's server and report it as JSON lines (used by run, locally or through mpirun)", setup_serve_cell},
       {"host-info", "Print this host's environment and benchmark interface as JSON (used by run --hosts)", setup_host_info},
   };

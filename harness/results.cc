@@ -174,6 +174,43 @@ void check_cell(const json& c, const std::string& p) {
   check_object(c, p, "loadgen_process", false, "an object");
   check_object(c, p, "server", false, "an object");
   check_object(c, p, "measurement", false, "an object");
+  if (const json* side = find(c, "side"); side != nullptr && *side != "base" && *side != "new") {
+    fail(join_path(p, "side"), *side, "is not a side; allowed: base, new (an A/B file)");
+  }
+}
+
+// An A/B file (muxbench ab): the two builds, and every cell on one side.
+void check_ab(const json& d) {
+  const json* ab = find(d, "ab");
+  const json& cells = d["cells"];
+  if (ab == nullptr || ab->is_null()) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (cells[i].contains("side")) {
+        fail("cells[" + std::to_string(i) + "].side", cells[i]["side"],
+             "is set in a file without an ab object; allowed: side only in an A/B file");
+      }
+    }
+    return;
+  }
+  require_object(*ab, "ab", "an object with keys order, base, new (the two builds)");
+  check_string(*ab, "ab", "order", false, "ABBA");
+  for (const char* side : {"base", "new"}) {
+    const std::string p = std::string("ab.") + side;
+    const json& b = required(*ab, "ab", side, "an object naming the build");
+    require_object(b, p, "an object with keys bin_dir, server_path, loadgen_path, git_commit");
+    for (const char* k : {"bin_dir", "server_path", "loadgen_path"}) {
+      check_string(b, p, k, false, "a path");
+    }
+    check_string(b, p, "git_commit", true, "a commit");
+    check_bool(b, p, "git_dirty", true);
+    check_string_list(b, p, "server_args", "a list of server flags");
+  }
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (!cells[i].contains("side")) {
+      throw SuiteError("cells[" + std::to_string(i) + "].side: missing; allowed: base or new "
+                       "(every cell of an A/B file is on one side)");
+    }
+  }
 }
 
 }  // namespace
@@ -214,6 +251,7 @@ void ResultsFile::check(const json& d) {
       fail(p + ".id", cells[i]["id"], "appears twice; allowed: each cell id once");
     }
   }
+  check_ab(d);
 }
 
 json ResultsFile::load(const std::string& path) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "cell.h"
@@ -18,6 +19,7 @@
 #include "progress.h"
 #include "report.h"
 #include "results.h"
+#include "runner.h"
 #include "spawn.h"
 
 namespace muxbench::harness {
@@ -27,35 +29,22 @@ std::atomic<bool> g_interrupted{false};
 
 extern "C" void on_stop_signal(int) { g_interrupted.store(true); }
 
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
-}
 
 struct RunOpts {
-  std::string suite;
-  std::string strategies, workloads, connections;
-  int repeat = -1;  // -1 (and -1.0): not given
-  double duration = -1, warmup = -1;
+  SuiteFlags flags;
   std::string out, resume;
   bool force = false;  // --out may overwrite an existing file
   bool allow_debug = false;
-  std::string cpu_server, cpu_loadgen;
-  std::vector<std::string> server_args;
   std::string bin_dir;
   std::string hosts;   // a host file: the server and load generators on other hosts
-  int loadgen_ranks = -1;
-  bool unpinned = false;
   bool dry_run = false;
 };
 
-bool has_overrides(const RunOpts& o) {
-  return !o.suite.empty() || !o.strategies.empty() || !o.workloads.empty() ||
-         !o.connections.empty() || o.repeat != -1 || o.duration != -1 || o.warmup != -1 ||
-         !o.cpu_server.empty() || !o.cpu_loadgen.empty() || !o.server_args.empty() ||
-         o.loadgen_ranks != -1 || o.unpinned;
+bool has_overrides(const SuiteFlags& f) {
+  return !f.suite.empty() || !f.strategies.empty() || !f.workloads.empty() ||
+         !f.connections.empty() || f.repeat != -1 || f.duration != -1 || f.warmup != -1 ||
+         !f.cpu_server.empty() || !f.cpu_loadgen.empty() || !f.server_args.empty() ||
+         f.loadgen_ranks != -1 || f.unpinned;
 }
 
 json identity(json suite) {
@@ -74,19 +63,6 @@ std::string first_difference(const json& a, const json& b) {
     if (!a.contains(k)) return k + " (only now)";
   }
   return "?";
-}
-
-void apply_overrides(Suite& s, const RunOpts& o, const std::vector<StrategyInfo>& catalog) {
-  if (!o.strategies.empty()) override_strategies(s, o.strategies, catalog);
-  if (!o.workloads.empty()) override_workloads(s, o.workloads);
-  if (!o.connections.empty()) override_connections(s, o.connections);
-  if (o.repeat != -1) override_repeat(s, o.repeat);
-  if (o.duration != -1) override_duration(s, o.duration);
-  if (o.warmup != -1) override_warmup(s, o.warmup);
-  if (o.loadgen_ranks != -1) override_loadgen_ranks(s, o.loadgen_ranks);
-  override_placement(s, o.cpu_server, o.cpu_loadgen);
-  if (!o.unpinned && o.hosts.empty()) default_placement(s, ::sysconf(_SC_NPROCESSORS_ONLN));
-  override_server_args(s, o.server_args);
 }
 
 void print_plan(const std::vector<CellPlan>& cells, const Suite& s) {
@@ -176,6 +152,21 @@ json run_environment(const std::string& server_path, const std::string& loadgen_
   return e;
 }
 
+struct Interrupted {};  // thrown inside run_jobs' loop on Ctrl-C
+
+long nofile_hard_limit() {
+  rlimit rl{};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  return rl.rlim_max == RLIM_INFINITY ? 0 : static_cast<long>(rl.rlim_max);
+}
+
+bool loadgen_present(const std::string& loadgen_path) {
+  if (::access(loadgen_path.c_str(), X_OK) == 0) return true;
+  error(loadgen_path + " is not there (or not executable): build it (cmake --build build "
+        "--target muxbench-loadgen), or point --bin-dir at a build that has it");
+  return false;
+}
+
 // Why an existing --out is not overwritten, and what to do instead: one line.
 std::string existing_out_message(const std::string& path) {
   try {
@@ -193,22 +184,84 @@ std::string existing_out_message(const std::string& path) {
          "overwrite it, or choose another --out";
 }
 
+// The suite: from the flags, or (resuming) from the results file, which the
+// flags must then match. Returns false (one line said) when refused.
+bool resolve_suite(const RunOpts& o, const std::vector<StrategyInfo>& catalog, Suite* suite,
+                   json* resumed_doc) {
+  try {
+    if (o.resume.empty()) {
+      *suite = load_suite(o.flags.suite.empty() ? "default" : o.flags.suite, catalog);
+      apply_overrides(*suite, o.flags, catalog);
+      return true;
+    }
+    if (!o.out.empty() && o.out != o.resume) {
+      error("--out and --resume name different files; --resume continues the file it names");
+      return false;
+    }
+    *resumed_doc = ResultsFile::load(o.resume);
+    if (resumed_doc->contains("ab")) {
+      error("--resume " + o.resume + ": an A/B results file (muxbench ab); run muxbench ab again");
+      return false;
+    }
+    Suite recorded;
+    try {
+      recorded = parse_suite((*resumed_doc)["suite"], catalog, "resumed");
+    } catch (const SuiteError& e) {
+      throw SuiteError("--resume " + o.resume + ": the recorded suite no longer validates: " + e.what());
+    }
+    recorded.source = (*resumed_doc)["suite"].value("source", "");
+    if (!has_overrides(o.flags)) {
+      *suite = recorded;
+      return true;
+    }
+    *suite = o.flags.suite.empty() ? recorded : load_suite(o.flags.suite, catalog);
+    apply_overrides(*suite, o.flags, catalog);
+    json a = identity((*resumed_doc)["suite"]);
+    json b = identity(suite_to_json(*suite));
+    if (a != b) {
+      error("--resume " + o.resume + ": the suite differs from the one recorded in the file (" +
+            first_difference(a, b) + "); run `muxbench run --resume " + o.resume +
+            "` without suite flags to continue it as it was");
+      return false;
+    }
+    return true;
+  } catch (const SuiteError& e) {
+    error(e.what());
+    return false;
+  }
+}
+
+// The results file: a new one, or the resumed one with a note (and a warning
+// for what changed since).
+std::optional<ResultsFile> open_results(const RunOpts& o, const Suite& suite, const json& resumed_doc,
+                                        const json& now, const std::vector<std::string>& argv) {
+  std::optional<ResultsFile> results;
+  if (o.resume.empty()) {
+    std::string path = o.out.empty() ? default_results_path(suite.name) : o.out;
+    results.emplace(path, ResultsFile::new_document(now, suite_to_json(suite), argv));
+    results->write();
+    return results;
+  }
+  results.emplace(o.resume, resumed_doc);
+  const json& was = resumed_doc["environment"];
+  for (const char* k : {"host", "git_commit", "build_type", "sanitizer", "network"}) {
+    json a = was.value(k, json()), b = now.value(k, json());
+    if (std::string(k) == "network") {  // the path, not its live details
+      a = a.is_object() ? json({a.value("kind", json()), a.value("server_address", json())}) : a;
+      b = json({b.value("kind", json()), b.value("server_address", json())});
+    }
+    if (a != b) {
+      std::fprintf(stderr, "muxbench: warning: resuming with a different %s (%s, was %s)\n", k,
+                   b.dump().c_str(), a.dump().c_str());
+    }
+  }
+  results->note_resumed(now);
+  return results;
+}
+
 int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
-  BuildInfo build = build_info();
-  if (build.unfit_for_results() && !o.allow_debug && !o.dry_run) {
-    error("refusing to record results from a " +
-          (build.build_type.empty() ? std::string("build without a type") : build.build_type + " build") +
-          " (sanitizer: " + build.sanitizer +
-          "): its numbers mean nothing. Build the release preset (cmake --preset release && cmake "
-          "--build build), or pass --allow-debug-build to record anyway (the file says which build).");
-    return kExitUsage;
-  }
-  // A results file is never overwritten by accident (docs/results.md).
-  if (!o.out.empty() && o.resume.empty() && !o.force && !o.dry_run &&
-      ::access(o.out.c_str(), F_OK) == 0) {
-    error(existing_out_message(o.out));
-    return kExitUsage;
-  }
+  if (!o.dry_run && !build_fit_for_results(o.allow_debug)) return kExitUsage;
+  if (o.resume.empty() && !o.dry_run && !out_file_allowed(o.out, o.force)) return kExitUsage;
   const std::string bin = o.bin_dir.empty() ? default_bin_dir() : o.bin_dir;
   const std::string server_path = bin + "/muxbench-server";
   const std::string loadgen_path = bin + "/muxbench-loadgen";
@@ -232,56 +285,11 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
     error(err);
     return kExitError;
   }
-
-  // The suite: from the flags, or (resuming) from the results file, which the
-  // flags must then match.
   Suite suite;
   json resumed_doc;
-  try {
-    if (!o.resume.empty()) {
-      if (!o.out.empty() && o.out != o.resume) {
-        error("--out and --resume name different files; --resume continues the file it names");
-        return kExitUsage;
-      }
-      resumed_doc = ResultsFile::load(o.resume);
-      Suite recorded;
-      try {
-        recorded = parse_suite(resumed_doc["suite"], *catalog, "resumed");
-      } catch (const SuiteError& e) {
-        throw SuiteError("--resume " + o.resume + ": the recorded suite no longer validates: " + e.what());
-      }
-      recorded.source = resumed_doc["suite"].value("source", "");
-      if (has_overrides(o)) {
-        suite = o.suite.empty() ? recorded : load_suite(o.suite, *catalog);
-        apply_overrides(suite, o, *catalog);
-        json a = identity(resumed_doc["suite"]);
-        json b = identity(suite_to_json(suite));
-        if (a != b) {
-          error("--resume " + o.resume + ": the suite differs from the one recorded in the file (" +
-                first_difference(a, b) + "); run `muxbench run --resume " + o.resume +
-                "` without suite flags to continue it as it was");
-          return kExitUsage;
-        }
-      } else {
-        suite = recorded;
-      }
-    } else {
-      suite = load_suite(o.suite.empty() ? "default" : o.suite, *catalog);
-      apply_overrides(suite, o, *catalog);
-    }
-  } catch (const SuiteError& e) {
-    error(e.what());
-    return kExitUsage;
-  } catch (const std::exception& e) {
-    error(e.what());
-    return kExitError;
-  }
+  if (!resolve_suite(o, *catalog, &suite, &resumed_doc)) return kExitUsage;
 
-  rlimit rl{};
-  ::getrlimit(RLIMIT_NOFILE, &rl);
-  const long nofile_hard = rl.rlim_max == RLIM_INFINITY ? 0 : static_cast<long>(rl.rlim_max);
-  std::vector<CellPlan> cells = plan_cells(suite, *catalog, nofile_hard);
-
+  std::vector<CellPlan> cells = plan_cells(suite, *catalog, nofile_hard_limit());
   if (o.dry_run) {
     std::printf("suite %s (%s)\n", suite.name.c_str(), suite.source.c_str());
     print_plan(cells, suite);
@@ -307,170 +315,195 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
   }
   bool any_to_run = false;
   for (const auto& c : cells) any_to_run |= !c.skip_reason;
-  if (any_to_run && ::access(loadgen_path.c_str(), X_OK) != 0) {
-    error(loadgen_path + " is not there (or not executable): build it (cmake --build build "
-          "--target muxbench-loadgen), or point --bin-dir at a build that has it");
-    return kExitError;
-  }
+  if (any_to_run && !loadgen_present(loadgen_path)) return kExitError;
 
-  char tmpl[] = "/tmp/muxbench-run-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) {
-    error("cannot create a scratch directory in /tmp: " + errno_string(errno));
-    return kExitError;
-  }
-  env.work_dir = tmpl;
-  struct RemoveDir {
-    std::string path;
-    ~RemoveDir() {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
-    }
-  } remove_work_dir{env.work_dir};
-
-  // The results file exists from the start, with no cells yet.
-  std::optional<ResultsFile> results;
   try {
+    ScratchDir scratch;
+    env.work_dir = scratch.path();
     json now = run_environment(server_path, loadgen_path, env.hosts, env.harness_path, env.work_dir);
-    if (!o.resume.empty()) {
-      results.emplace(o.resume, resumed_doc);
-      const json& was = resumed_doc["environment"];
-      for (const char* k : {"host", "git_commit", "build_type", "sanitizer", "network"}) {
-        json a = was.value(k, json()), b = now.value(k, json());
-        if (std::string(k) == "network") {  // the path, not its live details
-          a = a.is_object() ? json({a.value("kind", json()), a.value("server_address", json())}) : a;
-          b = json({b.value("kind", json()), b.value("server_address", json())});
-        }
-        if (a != b) {
-          std::fprintf(stderr, "muxbench: warning: resuming with a different %s (%s, was %s)\n", k,
-                       b.dump().c_str(), a.dump().c_str());
-        }
-      }
-      results->note_resumed(now);
-    } else {
-      std::string path = o.out.empty() ? default_results_path(suite.name) : o.out;
-      results.emplace(path, ResultsFile::new_document(now, suite_to_json(suite), argv));
-      results->write();
+    std::optional<ResultsFile> results = open_results(o, suite, resumed_doc, now, argv);
+    env.interrupted = install_stop_signals();
+    std::vector<RunJob> jobs;
+    for (const auto& c : cells) jobs.push_back(RunJob{c, &env, json::object()});
+    if (!run_jobs(jobs, suite, *results)) {
+      print_interrupted(*results, "muxbench run --resume " + results->path());
+      return kExitInterrupted;
     }
+    std::printf("%s", summary_tables(results->doc()).c_str());
+    std::printf("\nresults: %s\n", results->path().c_str());
+    return kExitOk;
   } catch (const std::exception& e) {
     error(e.what());
     return kExitError;
   }
-
-
-  install_signal_handlers();
-  env.interrupted = &g_interrupted;
-
-  int already = 0;
-  double estimate = 0;
-  for (const auto& c : cells) {
-    if (results->has_cell(c.id)) {
-      ++already;
-    } else {
-      estimate += estimate_cell_seconds(c, suite);
-    }
-  }
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
-  std::fprintf(stderr, "muxbench: suite %s: %zu cells (%d already recorded), about %s; results in %s\n",
-               suite.name.c_str(), cells.size(), already, format_duration(estimate).c_str(),
-               results->path().c_str());
-  Progress progress(static_cast<int>(cells.size()), estimate, tty);
-  env.on_phase = [&](const std::string& p) { progress.phase(p); };
-  env.on_tick = [&] { progress.tick(); };
-
-  bool ran_one = false;
-  bool interrupted = false;
-  try {
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      const CellPlan& c = cells[i];
-      if (results->has_cell(c.id)) continue;
-      if (g_interrupted.load()) {
-        interrupted = true;
-        break;
-      }
-      double est = estimate_cell_seconds(c, suite);
-      if (c.skip_reason) {
-        progress.begin_cell(static_cast<int>(i), c, est);
-        json rec = skipped_cell(c, env);
-        results->add_cell(rec);
-        progress.end_cell(rec);
-        continue;
-      }
-      // Let TIME_WAIT sockets and dying processes of the last cell settle.
-      if (ran_one) {
-        progress.phase("pause");
-        if (!sleep_interruptible(suite.pause_s)) {
-          interrupted = true;
-          break;
-        }
-      }
-      ran_one = true;
-      progress.begin_cell(static_cast<int>(i), c, est);
-      CellOutcome outcome = run_cell(c, env);
-      if (outcome.interrupted) {
-        interrupted = true;
-        break;
-      }
-      results->add_cell(outcome.record);
-      progress.end_cell(outcome.record);
-    }
-    if (interrupted) {
-      results->write();
-    } else {
-      results->set_finished();
-    }
-  } catch (const std::exception& e) {
-    progress.clear();
-    error(e.what());
-    return kExitError;
-  }
-  progress.clear();
-  if (interrupted) {
-    std::fprintf(stderr,
-                 "muxbench: interrupted; %zu cells are recorded in %s.\n"
-                 "muxbench: continue with: muxbench run --resume %s\n",
-                 results->cell_count(), results->path().c_str(), results->path().c_str());
-    return kExitInterrupted;
-  }
-  std::printf("%s", summary_tables(results->doc()).c_str());
-  std::printf("\nresults: %s\n", results->path().c_str());
-  return kExitOk;
 }
 
 }  // namespace
 
+// --- shared with `muxbench ab` (runner.h) --------------------------------------
+
+json local_run_environment(const std::string& server_path, const std::string& loadgen_path) {
+  return run_environment(server_path, loadgen_path, nullptr, "", "");
+}
+
+void apply_overrides(Suite& s, const SuiteFlags& f, const std::vector<StrategyInfo>& catalog) {
+  if (!f.strategies.empty()) override_strategies(s, f.strategies, catalog);
+  if (!f.workloads.empty()) override_workloads(s, f.workloads);
+  if (!f.connections.empty()) override_connections(s, f.connections);
+  if (f.repeat != -1) override_repeat(s, f.repeat);
+  if (f.duration != -1) override_duration(s, f.duration);
+  if (f.warmup != -1) override_warmup(s, f.warmup);
+  if (f.loadgen_ranks != -1) override_loadgen_ranks(s, f.loadgen_ranks);
+  override_placement(s, f.cpu_server, f.cpu_loadgen);
+  if (!f.unpinned && !f.hosts) default_placement(s, ::sysconf(_SC_NPROCESSORS_ONLN));
+  override_server_args(s, f.server_args);
+}
+
+bool build_fit_for_results(bool allow_debug) {
+  BuildInfo build = build_info();
+  if (!build.unfit_for_results() || allow_debug) return true;
+  error("refusing to record results from a " +
+        (build.build_type.empty() ? std::string("build without a type") : build.build_type + " build") +
+        " (sanitizer: " + build.sanitizer +
+        "): its numbers mean nothing. Build the release preset (cmake --preset release && cmake "
+        "--build build), or pass --allow-debug-build to record anyway (the file says which build).");
+  return false;
+}
+
+bool out_file_allowed(const std::string& out, bool force) {
+  // A results file is never overwritten by accident (docs/results.md).
+  if (out.empty() || force || ::access(out.c_str(), F_OK) != 0) return true;
+  error(existing_out_message(out));
+  return false;
+}
+
+ScratchDir::ScratchDir() {
+  char tmpl[] = "/tmp/muxbench-run-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    throw std::runtime_error("cannot create a scratch directory in /tmp: " + errno_string(errno));
+  }
+  path_ = tmpl;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+const std::atomic<bool>* install_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  return &g_interrupted;
+}
+
+bool run_jobs(const std::vector<RunJob>& jobs, const Suite& suite, ResultsFile& results) {
+  int already = 0;
+  double estimate = 0;
+  for (const auto& j : jobs) {
+    if (results.has_cell(j.plan.id)) {
+      ++already;
+    } else {
+      estimate += estimate_cell_seconds(j.plan, suite);
+    }
+  }
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  std::fprintf(stderr, "muxbench: suite %s: %zu cells (%d already recorded), about %s; results in %s\n",
+               suite.name.c_str(), jobs.size(), already, format_duration(estimate).c_str(),
+               results.path().c_str());
+  Progress progress(static_cast<int>(jobs.size()), estimate, tty);
+  bool ran_one = false;
+  try {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      const CellPlan& c = jobs[i].plan;
+      CellEnv env = *jobs[i].env;
+      env.on_phase = [&](const std::string& p) { progress.phase(p); };
+      env.on_tick = [&] { progress.tick(); };
+      if (results.has_cell(c.id)) continue;
+      if (g_interrupted.load()) throw Interrupted{};
+      double est = estimate_cell_seconds(c, suite);
+      json rec;
+      if (c.skip_reason) {
+        progress.begin_cell(static_cast<int>(i), c, est);
+        rec = skipped_cell(c, env);
+      } else {
+        // Let TIME_WAIT sockets and dying processes of the last cell settle.
+        if (ran_one) {
+          progress.phase("pause");
+          if (!sleep_interruptible(suite.pause_s)) throw Interrupted{};
+        }
+        ran_one = true;
+        progress.begin_cell(static_cast<int>(i), c, est);
+        CellOutcome outcome = run_cell(c, env);
+        if (outcome.interrupted) throw Interrupted{};
+        rec = std::move(outcome.record);
+      }
+      for (const auto& [k, v] : jobs[i].extra.items()) rec[k] = v;
+      results.add_cell(rec);
+      progress.end_cell(rec);
+    }
+  } catch (const Interrupted&) {
+    progress.clear();
+    results.write();
+    return false;
+  } catch (...) {
+    progress.clear();
+    throw;
+  }
+  progress.clear();
+  results.set_finished();
+  return true;
+}
+
+void print_interrupted(const ResultsFile& results, const std::string& how_to_continue) {
+  std::fprintf(stderr, "muxbench: interrupted; %zu cells are recorded in %s.\n",
+               results.cell_count(), results.path().c_str());
+  if (!how_to_continue.empty()) {
+    std::fprintf(stderr, "muxbench: continue with: %s\n", how_to_continue.c_str());
+  }
+}
+
+void add_suite_flags(CLI::App& sub, SuiteFlags& f) {
+  sub.add_option("--suite", f.suite, "A built-in suite (smoke, default, c10k, cores, ci, ...) or a suite JSON file (default: default)");
+  sub.add_option("--strategies", f.strategies, "Comma-separated strategies, or all (overrides the suite)");
+  sub.add_option("--workloads", f.workloads, "Comma-separated workloads: pingpong, idle, churn, bulk, rate");
+  sub.add_option("--connections", f.connections, "Comma-separated connection counts, for every workload");
+  sub.add_option("--repeat", f.repeat, "Repetitions of every cell, interleaved across strategies");
+  sub.add_option("--duration", f.duration, "Seconds measured per cell");
+  sub.add_option("--warmup", f.warmup, "Seconds of warm-up per cell, not measured");
+  sub.add_option("--cpu-server", f.cpu_server, "Pin the server to these CPUs, e.g. 0 or 0-1");
+  sub.add_option("--cpu-loadgen", f.cpu_loadgen, "Pin the load generator to these CPUs, e.g. 1");
+  sub.add_flag("--unpinned", f.unpinned,
+               "Do not pin by default (on 2+ CPUs, a suite without a placement runs the server on "
+               "CPU 0 and the load generator on the others)");
+  sub.add_option("--server-arg", f.server_args,
+                 "An extra server flag for every strategy, e.g. --server-arg=--delay-us=200 "
+                 "(repeatable; recorded in params.server_args)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub.add_option("--loadgen-ranks", f.loadgen_ranks,
+                 "Load-generator processes per cell (mpirun ranks; with --hosts spread over the load hosts)");
+}
+
 CommandMain setup_run(CLI::App& sub) {
   auto o = std::make_shared<RunOpts>();
-  sub.add_option("--suite", o->suite, "A built-in suite (smoke, default, c10k) or a suite JSON file (default: default)");
-  sub.add_option("--strategies", o->strategies, "Comma-separated strategies, or all (overrides the suite)");
-  sub.add_option("--workloads", o->workloads, "Comma-separated workloads: pingpong, idle, churn, bulk, rate");
-  sub.add_option("--connections", o->connections, "Comma-separated connection counts, for every workload");
-  sub.add_option("--repeat", o->repeat, "Repetitions of every cell, interleaved across strategies");
-  sub.add_option("--duration", o->duration, "Seconds measured per cell");
-  sub.add_option("--warmup", o->warmup, "Seconds of warm-up per cell, not measured");
+  add_suite_flags(sub, o->flags);
   sub.add_option("--out", o->out,
                  "Results file (default: results/<date>-<host>-<suite>.json); an existing one is "
                  "refused unless --force");
   sub.add_flag("--force", o->force, "Let --out overwrite an existing file");
   sub.add_option("--resume", o->resume, "Continue an interrupted results file, skipping recorded cells");
   sub.add_flag("--allow-debug-build", o->allow_debug, "Record results even from a Debug or sanitizer build");
-  sub.add_option("--cpu-server", o->cpu_server, "Pin the server to these CPUs, e.g. 0 or 0-1");
-  sub.add_option("--cpu-loadgen", o->cpu_loadgen, "Pin the load generator to these CPUs, e.g. 1");
-  sub.add_flag("--unpinned", o->unpinned,
-               "Do not pin by default (on 2+ CPUs, a suite without a placement runs the server on "
-               "CPU 0 and the load generator on the others)");
-  sub.add_option("--server-arg", o->server_args,
-                 "An extra server flag for every strategy, e.g. --server-arg=--delay-us=200 "
-                 "(repeatable; recorded in params.server_args)")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub.add_option("--hosts", o->hosts,
                  "A host file (docs/distributed.md): the server and the load generators on the hosts "
                  "it names, launched through mpirun; scripts/testbed.sh writes one");
-  sub.add_option("--loadgen-ranks", o->loadgen_ranks,
-                 "Load-generator processes per cell (mpirun ranks; with --hosts spread over the load hosts)");
   sub.add_option("--bin-dir", o->bin_dir, "Directory of muxbench-server and muxbench-loadgen (default: next to muxbench)");
   sub.add_flag("--dry-run", o->dry_run, "Validate the suite, list its cells and the estimated time; run nothing");
-  return [o]() -> int { return run_main(*o, command_line()); };
+  return [o]() -> int {
+    o->flags.hosts = !o->hosts.empty();
+    return run_main(*o, command_line());
+  };
 }
 
 }  // namespace muxbench::harness

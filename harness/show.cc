@@ -34,7 +34,19 @@ CommandMain setup_show(CLI::App& sub) {
       return kExitUsage;
     }
     std::printf("%s", document_header(doc, o->file).c_str());
-    std::printf("%s", summary_tables(doc, metric).c_str());
+    if (doc.contains("ab")) {  // an A/B file: each side's tables
+      for (const char* side : {"base", "new"}) {
+        json one = doc;
+        one["cells"] = json::array();
+        for (const auto& c : doc["cells"]) {
+          if (c.value("side", "") == side) one["cells"].push_back(c);
+        }
+        std::printf("\n== %s: %s\n", side, doc["ab"][side].value("bin_dir", "?").c_str());
+        std::printf("%s", summary_tables(one, metric).c_str());
+      }
+    } else {
+      std::printf("%s", summary_tables(doc, metric).c_str());
+    }
     if (o->cells) {
       std::printf("\ncells:\n");
       for (const auto& c : doc["cells"]) {

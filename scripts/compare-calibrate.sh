@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Calibrates `muxbench compare` on this machine: how often it fails a CI job
-# on noise (false positives), and how small a slowdown it catches.
+# on noise (false positives), and how small a slowdown it catches. Two modes:
+# two files (below: separate runs compared pairwise) and A/B (--ab, further
+# down: `muxbench ab` runs, the gate docs/ci.md recommends).
 #
 #   scripts/compare-calibrate.sh [--runs K] [--repeat N] [--threshold 5%] [--alpha 0.05]
 #                                [--delays 1,2,5,10,20] [options]
@@ -40,6 +42,14 @@
 #   --out DIR             runs, compare reports and the summary [results/calibrate-<date>]
 #   --reuse               keep runs already in --out instead of running them again
 # Exit status: 0 done (whatever the rates), 2 usage, 1 a run or compare failed.
+#
+# A/B mode, the gate docs/ci.md recommends (`muxbench ab`, the ci suite):
+#   scripts/compare-calibrate.sh --ab [--aa 40] [--detect 20] [--delays 1,2]
+#       [--suite ci] [--repeat N] [--table results/reference/ci-calibration.md]
+#   (a) --aa A/A runs, the same build both sides: exit 1 = a false positive;
+#   (b) --detect runs per delay with --new-server-arg=--delay-us=D: exit 1 =
+#       detected; with the measured throughput ratio, to pick the delays
+#       that cost about 5 % and 10 %. Options: see calibrate_ab below.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${MUXBENCH_PYTHON:-/usr/bin/python3}"
@@ -54,6 +64,148 @@ usage() {
   exit 2
 }
 need() { [ $# -ge 2 ] || { echo "compare-calibrate: $1 needs a value" >&2; exit 2; }; }
+# ---------------------------------------------------------------------------
+# A/B mode (--ab): the gate as docs/ci.md recommends it, `muxbench ab` with
+# the ci suite, judged by its own exit status.
+#
+#   scripts/compare-calibrate.sh --ab [--aa 40] [--detect 20] [--delays 1,2]
+#                                [--suite ci] [--repeat N] [--table FILE] [options]
+#
+# (a) A/A: --aa runs of `muxbench ab` with the same build on both sides;
+#     each exit 1 is a false positive of the whole gate (every cell x metric,
+#     Holm-adjusted).
+# (b) Detection: for each delay D, --detect runs with
+#     `--new-server-arg=--delay-us=D` (the new side only); caught = exit 1.
+#     Reported with the throughput ratio new/base actually measured (median
+#     over the runs of the median over cells), so that the delays costing
+#     about 5 % and 10 % can be read off.
+# The table (markdown) goes to --table [results/reference/ci-calibration.md],
+# the runs and reports to --out. Time: (aa + detect x delays) ab runs; the
+# plan with ab's own estimate is printed first.
+#
+# A/B options (defaults in brackets): --bin DIR [build/bin], --aa N [40],
+# --detect N [20], --delays LIST [1,2], --suite NAME|FILE [ci], --repeat N,
+# --duration S, --warmup S, --strategies LIST (override the suite),
+# --threshold T [5%], --alpha A [0.05], --metric LIST, --out DIR
+# [results/calibrate-ab-<date>], --table FILE, --reuse.
+calibrate_ab() {
+  local bin="$root/build/bin" aa=40 detect=20 delays=1,2 suite=ci out="" table="" reuse=0
+  local -a suite_args=() compare_args=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --ab) shift ;;
+      --bin) need "$@"; bin="$2"; shift 2 ;;
+      --aa) need "$@"; aa="$2"; shift 2 ;;
+      --detect) need "$@"; detect="$2"; shift 2 ;;
+      --delays) need "$@"; delays="$2"; shift 2 ;;
+      --suite) need "$@"; suite="$2"; shift 2 ;;
+      --repeat|--duration|--warmup|--strategies|--workloads|--connections|--cpu-server|--cpu-loadgen)
+        need "$@"; suite_args+=("$1" "$2"); shift 2 ;;
+      --threshold|--alpha|--metric|--adjust) need "$@"; compare_args+=("$1" "$2"); shift 2 ;;
+      --out) need "$@"; out="$2"; shift 2 ;;
+      --table) need "$@"; table="$2"; shift 2 ;;
+      --reuse) reuse=1; shift ;;
+      --allow-debug-build) suite_args+=("$1"); shift ;;
+      -h|--help) usage ;;
+      *) echo "compare-calibrate: --ab: unknown option '$1' (--help lists them)" >&2; exit 2 ;;
+    esac
+  done
+  for n in "$aa" "$detect"; do
+    case "$n" in ''|*[!0-9]*) echo "compare-calibrate: --aa and --detect take whole numbers" >&2; exit 2 ;; esac
+  done
+  if [ "$delays" = none ]; then delays=""; fi
+  for d in ${delays//,/ }; do
+    case "$d" in ''|*[!0-9]*) echo "compare-calibrate: --delays: '$d' is not a whole number of µs" >&2; exit 2 ;; esac
+  done
+  local muxbench="$bin/muxbench"
+  [ -x "$muxbench" ] || { echo "compare-calibrate: $muxbench is not built (cmake --build build)" >&2; exit 2; }
+  out="${out:-results/calibrate-ab-$(date -u +%Y%m%d-%H%M%S)}"
+  table="${table:-$root/results/reference/ci-calibration.md}"
+  mkdir -p "$out" "$(dirname "$table")"
+  local -a ab_args=(ab --base-bin "$bin" --new-bin "$bin" --suite "$suite" "${suite_args[@]}"
+                    "${compare_args[@]}")
+  local n_delays
+  n_delays=$(for d in ${delays//,/ }; do echo "$d"; done | wc -l)
+  echo "== plan: $aa A/A runs + $detect runs x $n_delays delays of: muxbench ${ab_args[*]}"
+  "$muxbench" "${ab_args[@]}" --dry-run | tail -1 | sed 's/^/   each run: /'
+  echo "   results in $out, table in $table"
+
+  local index="$out/runs.tsv"
+  : > "$index"
+  # One ab run: kind, label, file, exit status (1 = the gate failed).
+  ab_run() {
+    local kind="$1" label="$2" file="$3"; shift 3
+    local rc=0
+    if [ "$reuse" -eq 1 ] && [ -s "$file.compare.json" ]; then
+      rc=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["exit_status"])' "$file.compare.json")
+      echo "   reuse $file (exit $rc)"
+    else
+      rm -f "$file" "$file.compare.json"
+      "$muxbench" "${ab_args[@]}" "$@" --out "$file" --json "$file.compare.json" > "$file.log" 2>&1 || rc=$?
+      echo "   run   $file $* (exit $rc)"
+      if [ "$rc" -ge 2 ] || [ ! -s "$file.compare.json" ]; then
+        echo "compare-calibrate: muxbench ab exited $rc; see $file.log" >&2
+        tail -5 "$file.log" >&2
+        exit 1
+      fi
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$kind" "$label" "$file.compare.json" "$rc" >> "$index"
+  }
+  echo "== (a) A/A: the same build on both sides"
+  local i d
+  for i in $(seq 1 "$aa"); do ab_run aa "$i" "$out/aa-$i.json"; done
+  for d in ${delays//,/ }; do
+    echo "== (b) --delay-us $d on the new side"
+    for i in $(seq 1 "$detect"); do ab_run delay "$d" "$out/delay-$d-$i.json" "--new-server-arg=--delay-us=$d"; done
+  done
+
+  "$python" - "$index" "$table" "$suite" "${ab_args[*]}" <<'PY'
+import json, statistics, sys
+
+index, table, suite, command = sys.argv[1:5]
+rows = [line.rstrip("\n").split("\t") for line in open(index) if line.strip()]
+
+def throughput_ratio(report):
+    rep = json.load(open(report))
+    r = [c["ratio"] for c in rep["cells"] if c.get("metric") == "throughput" and c.get("ratio")]
+    return statistics.median(r) if r else None
+
+lines = [f"# Calibration of the gate: `muxbench ab --suite {suite}`", "",
+         f"Command: `muxbench {command}`; written by `scripts/compare-calibrate.sh --ab`.", "",
+         "| comparison | runs | gate failed (exit 1) | rate | throughput ratio new/base (median) |",
+         "|---|---|---|---|---|"]
+aa = [r for r in rows if r[0] == "aa"]
+if aa:
+    failed = sum(r[3] == "1" for r in aa)
+    ratios = [x for x in (throughput_ratio(r[2]) for r in aa) if x]
+    med = f"{statistics.median(ratios):.3f}" if ratios else "-"
+    lines.append(f"| A/A (same build) | {len(aa)} | {failed} (false positives) | "
+                 f"{100.0 * failed / len(aa):.1f} % | {med} |")
+delays = {}
+for r in rows:
+    if r[0] == "delay":
+        delays.setdefault(int(r[1]), []).append(r)
+for d in sorted(delays):
+    rs = delays[d]
+    caught = sum(r[3] == "1" for r in rs)
+    ratios = [x for x in (throughput_ratio(r[2]) for r in rs) if x]
+    med = f"{statistics.median(ratios):.3f}" if ratios else "-"
+    lines.append(f"| --delay-us {d} on new | {len(rs)} | {caught} (detected) | "
+                 f"{100.0 * caught / len(rs):.1f} % | {med} |")
+text = "\n".join(lines) + "\n"
+sys.stdout.write("\n" + text)
+with open(table, "w") as f:
+    f.write(text)
+PY
+  echo "table: $table"
+}
+
+for arg in "$@"; do
+  if [ "$arg" = --ab ]; then
+    calibrate_ab "$@"
+    exit 0
+  fi
+done
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) need "$@"; bin="$2"; shift 2 ;;

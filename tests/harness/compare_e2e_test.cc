@@ -14,10 +14,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// epoll, pingpong, 4 connections, 3 repetitions of 0.5 s: about 5 s a run.
+// epoll, pingpong, 4 connections, 4 repetitions of 0.5 s: about 6 s a run.
+// 4 vs 4 repetitions give p = 1/70 at best: enough for Holm over 1 or 2 tests.
 const std::vector<std::string> kTinySuite = {
     "run",      "--suite",       "smoke", "--strategies",       "epoll", "--workloads",
-    "pingpong", "--connections", "4",     "--repeat",           "3",     "--duration",
+    "pingpong", "--connections", "4",     "--repeat",           "4",     "--duration",
     "0.5",      "--warmup",      "0.2",   "--allow-debug-build"};
 
 std::string tiny_run(const TempDir& dir, const std::string& name,
@@ -40,7 +41,7 @@ TEST(CompareEndToEnd, InjectedDelayIsCaughtAndPlainRunsPass) {
 
   // The delay is recorded with the cells, and does not stop them matching.
   json delayed = read_json(d);
-  ASSERT_EQ(delayed["cells"].size(), 3u);
+  ASSERT_EQ(delayed["cells"].size(), 4u);
   for (const auto& c : delayed["cells"]) {
     EXPECT_EQ(c["status"], "ok") << c["id"] << ": " << c["reason"];
     EXPECT_EQ(c["params"]["server_args"], json::array({"--delay-us=200"}));
@@ -48,8 +49,9 @@ TEST(CompareEndToEnd, InjectedDelayIsCaughtAndPlainRunsPass) {
   EXPECT_EQ(schema_errors(d), "");
 
   // 200 µs per reply against a loopback round trip of tens of µs: throughput
-  // falls by far more than half. Caught at the default settings ...
-  RunResult slow = run_muxbench({"compare", a, d, "--json", dir.file("slow.json")});
+  // falls by far more than half. Caught at the default threshold and alpha ...
+  RunResult slow =
+      run_muxbench({"compare", a, d, "--metric", "throughput", "--json", dir.file("slow.json")});
   EXPECT_EQ(slow.exit_code(), 1) << slow.out << slow.err;
   EXPECT_NE(slow.out.find("  epoll/pingpong/c4 throughput: "), std::string::npos) << slow.out;
   EXPECT_NE(slow.out.find("result: REGRESSION (exit 1)"), std::string::npos);
@@ -59,7 +61,8 @@ TEST(CompareEndToEnd, InjectedDelayIsCaughtAndPlainRunsPass) {
     if (r["id"] == "epoll/pingpong/c4" && r["metric"] == "throughput") {
       throughput_regressed = r["verdict"] == "regressed";
       EXPECT_EQ(r["test"], "mann-whitney exact");
-      EXPECT_NEAR(r["p_value"].get<double>(), 0.05, 1e-9);  // 3 vs 3, fully separated
+      EXPECT_NEAR(r["p_value"].get<double>(), 1.0 / 70, 1e-9);  // 4 vs 4, fully separated
+      EXPECT_NEAR(r["p_adjusted"].get<double>(), 1.0 / 70, 1e-9);  // the only test
       EXPECT_LT(r["change_pct"].get<double>(), -50);
     }
   }

@@ -227,16 +227,34 @@ const json& row(const json& rep, const std::string& id, const std::string& metri
 
 TEST(CompareRules, ThreeAgainstThreeOneSidedCanRegressOnlyOnCompleteSeparation) {
   json base = make_doc(series({100, 102, 98}));
-  // -10 %, every new repetition below every base one: p = 1/20 = alpha.
-  json rep = run_compare(base, make_doc(series({90, 91, 89})));
+  // -10 %, every new repetition below every base one: p = 1/20 = alpha, the
+  // only test of the family.
+  json rep = run_compare(base, make_doc(series({90, 91, 89})), options("throughput"));
   const json& r = row(rep, "epoll/pingpong/c10", "throughput");
   EXPECT_EQ(r["verdict"], "regressed");
   EXPECT_EQ(r["test"], "mann-whitney exact");
   EXPECT_NEAR(r["p_value"].get<double>(), 0.05, 1e-12);
   EXPECT_NEAR(r["change_pct"].get<double>(), -10, 1e-9);
   EXPECT_EQ(rep["exit_status"], 1);
+  EXPECT_NEAR(r["p_adjusted"].get<double>(), 0.05, 1e-12);
+  // The ratio of the medians, and its exact interval: 3 vs 3 reaches 90% at most.
+  EXPECT_NEAR(r["ratio"].get<double>(), 0.9, 1e-12);
+  EXPECT_NEAR(r["ratio_ci"][0].get<double>(), 89.0 / 102, 1e-12);
+  EXPECT_NEAR(r["ratio_ci"][1].get<double>(), 91.0 / 98, 1e-12);
+  EXPECT_NEAR(r["ci_level"].get<double>(), 0.9, 1e-12);
+  // With p99 in the family too (2 tests), Holm doubles it: no longer significant.
+  rep = run_compare(base, make_doc(series({90, 91, 89})));
+  EXPECT_EQ(row(rep, "epoll/pingpong/c10", "throughput")["verdict"], "inconclusive");
+  EXPECT_NEAR(row(rep, "epoll/pingpong/c10", "throughput")["p_adjusted"].get<double>(), 0.1, 1e-12);
+  EXPECT_EQ(rep["tests"], 2);
+  // ... unless the adjustment is off.
+  CompareOptions raw = options();
+  raw.adjust = false;
+  EXPECT_EQ(row(run_compare(base, make_doc(series({90, 91, 89})), raw), "epoll/pingpong/c10",
+                "throughput")["verdict"],
+            "regressed");
   // The same median, but one new repetition above a base one: not significant.
-  rep = run_compare(base, make_doc(series({90, 99, 89})));
+  rep = run_compare(base, make_doc(series({90, 99, 89})), options("throughput"));
   EXPECT_EQ(row(rep, "epoll/pingpong/c10", "throughput")["verdict"], "inconclusive");
   EXPECT_EQ(rep["exit_status"], 0);
   // Two-sided, 3 vs 3 can never reach 0.05: the threshold alone decides, and says so.
@@ -250,6 +268,74 @@ TEST(CompareRules, ThreeAgainstThreeOneSidedCanRegressOnlyOnCompleteSeparation) 
       t["test_note"].get<std::string>().find("most extreme ranking gives p = 0.100 > alpha 0.05"),
       std::string::npos)
       << t["test_note"];
+}
+
+// An A/B file (muxbench ab): both sides in one document, cells with `side`.
+json make_ab_doc(const std::vector<Rep>& base, const std::vector<Rep>& next) {
+  json d = make_doc(base);
+  json n = make_doc(next);
+  d["ab"] = {{"order", "ABBA"},
+             {"base", {{"bin_dir", "/b"}, {"server_path", "/b/s"}, {"loadgen_path", "/b/l"},
+                       {"git_commit", "1111"}}},
+             {"new", {{"bin_dir", "/n"}, {"server_path", "/n/s"}, {"loadgen_path", "/n/l"},
+                      {"git_commit", "2222"}}}};
+  json cells = json::array();
+  for (const auto& [doc, side] : {std::pair<json*, const char*>{&d, "base"}, {&n, "new"}}) {
+    for (json c : (*doc)["cells"]) {
+      c["id"] = c["id"].get<std::string>() + "/" + side;
+      c["side"] = side;
+      cells.push_back(c);
+    }
+  }
+  d["cells"] = cells;
+  return d;
+}
+
+// A machine drifting from 100 to 150 k/s over the run, new 10 % slower in
+// every pair: the two samples overlap (Mann-Whitney sees nothing), the
+// pairs do not (signed-rank: 6 of 6 one way, p = 1/64).
+TEST(CompareRules, PairedRepetitionsCancelDrift) {
+  const std::vector<double> drift = {100, 110, 120, 130, 140, 150};
+  const std::vector<double> factor = {0.90, 0.91, 0.89, 0.90, 0.92, 0.88};
+  std::vector<double> slower;
+  for (std::size_t i = 0; i < drift.size(); ++i) slower.push_back(drift[i] * factor[i]);
+  json two_files = run_compare(make_doc(series(drift)), make_doc(series(slower)), options("throughput"));
+  EXPECT_EQ(row(two_files, "epoll/pingpong/c10", "throughput")["verdict"], "inconclusive");
+
+  json ab = make_ab_doc(series(drift), series(slower));
+  CompareOptions o = options();
+  o.paired = true;
+  json rep = compare_results(ab, ab, o, "ab.json (base)", "ab.json (new)", {}, false);
+  EXPECT_EQ(rep["mode"], "paired");
+  const json& r = row(rep, "epoll/pingpong/c10", "throughput");
+  EXPECT_EQ(r["verdict"], "regressed") << r.dump(1);
+  EXPECT_EQ(r["test"], "wilcoxon signed-rank exact");
+  EXPECT_EQ(r["pairs"], 6);
+  EXPECT_NEAR(r["p_value"].get<double>(), 1.0 / 64, 1e-12);
+  // p99 is constant (no non-zero difference): p = 1; Holm over the 2 tests.
+  EXPECT_NEAR(r["p_adjusted"].get<double>(), 2.0 / 64, 1e-12);
+  EXPECT_NEAR(r["ratio"].get<double>(), 0.9, 1e-12);
+  // 6 pairs: the widest Walsh interval, min .. max, at 1 - 2/64.
+  EXPECT_NEAR(r["ratio_ci"][0].get<double>(), 0.88, 1e-12);
+  EXPECT_NEAR(r["ratio_ci"][1].get<double>(), 0.92, 1e-12);
+  EXPECT_NEAR(r["ci_level"].get<double>(), 1 - 2.0 / 64, 1e-12);
+  EXPECT_EQ(row(rep, "epoll/pingpong/c10", "p99")["verdict"], "unchanged");
+  EXPECT_EQ(rep["base_run"]["git_commit"], "1111");
+  EXPECT_EQ(rep["new_run"]["bin_dir"], "/n");
+  const std::string text = compare_text(rep, false);
+  EXPECT_NE(text.find("Wilcoxon signed-rank test over the paired repetitions"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("0.900 [0.880, 0.920]"), std::string::npos) << text;
+
+  // A repetition measured on one side only is left out of the pairs.
+  std::vector<Rep> broken = series(slower);
+  broken[0].status = "failed";
+  rep = compare_results(make_ab_doc(series(drift), broken), make_ab_doc(series(drift), broken), o,
+                        "a", "b", {}, false);
+  EXPECT_EQ(row(rep, "epoll/pingpong/c10", "throughput")["pairs"], 5);
+  EXPECT_NE(row(rep, "epoll/pingpong/c10", "throughput")["note"].get<std::string>().find(
+                "1 repetition(s) measured on one side only, left out"),
+            std::string::npos);
 }
 
 TEST(CompareRules, TooFewRepetitionsFallBackToTheThreshold) {
@@ -346,7 +432,8 @@ TEST(CompareRules, AMissedRateIsARegressionWhenBaseMetIt) {
 TEST(CompareRules, ServerArgsAreRecordedButNotMatched) {
   std::vector<Rep> delayed = series({50, 51, 49});
   for (auto& r : delayed) r.server_args = {"--delay-us=200"};
-  json rep = run_compare(make_doc(series({100, 101, 99})), make_doc(delayed));
+  json rep =
+      run_compare(make_doc(series({100, 101, 99})), make_doc(delayed), options("throughput"));
   EXPECT_EQ(rep["counts"]["matched_cells"], 1);
   EXPECT_EQ(row(rep, "epoll/pingpong/c10", "throughput")["verdict"], "regressed");
 }
@@ -435,7 +522,8 @@ TEST(CompareEnvironment, MaterialDifferencesAndInformationalOnes) {
 }
 
 TEST(CompareText, ColourOnlyWhenAsked) {
-  json rep = run_compare(make_doc(series({100, 102, 98})), make_doc(series({90, 91, 89})));
+  json rep = run_compare(make_doc(series({100, 102, 98})), make_doc(series({90, 91, 89})),
+                         options("throughput"));
   std::string plain = compare_text(rep, false);
   std::string coloured = compare_text(rep, true);
   EXPECT_EQ(plain.find('\033'), std::string::npos);
@@ -527,13 +615,18 @@ TEST(CompareFixtures, IdenticalRunsPass) {
 }
 
 TEST(CompareFixtures, ClearRegressionFailsNamingTheCellAndMetric) {
-  Compared c = compare_files("base.json", "regression.json");
+  // 5 vs 5 repetitions: Holm over 8 tests (4 cells x 2 metrics) still lets
+  // p = 0.004 through (0.004 x 8 <= 0.05); over the default 16 it would not.
+  Compared c = compare_files("base.json", "regression.json", {"--metric", "throughput,p99"});
   ASSERT_EQ(c.run.exit_code(), 1) << c.run.out << c.run.err;
   EXPECT_EQ(rows_with(c.report, "regressed"),
             (Rows{{"epoll/pingpong/c10", "throughput"}, {"epoll/pingpong/c10", "p99"}}));
   EXPECT_TRUE(rows_with(c.report, "improved").empty());
-  EXPECT_NE(c.run.out.find("  epoll/pingpong/c10 throughput: 100.0k/s -> 80.3k/s (-19.7%, p = "
-                           "0.004, 5 vs 5 repetitions)"),
+  EXPECT_NE(c.run.out.find("  epoll/pingpong/c10 throughput: 100.0k/s -> 80.3k/s (-19.7%, ratio "
+                           "0.803 ["),
+            std::string::npos)
+      << c.run.out;
+  EXPECT_NE(c.run.out.find("], p = 0.004, adjusted 0.032, 5 vs 5 repetitions)"),
             std::string::npos)
       << c.run.out;
   EXPECT_NE(c.run.out.find("  epoll/pingpong/c10 p99: "), std::string::npos);
@@ -548,13 +641,27 @@ TEST(CompareFixtures, ClearRegressionFailsNamingTheCellAndMetric) {
   }
 }
 
+TEST(CompareFixtures, TooManyTestsForTheRepetitionsIsSaid) {
+  // The default 4 metrics x 4 cells = 16 tests: Holm's first step needs p <=
+  // 0.003, and 5 vs 5 can give 0.004 at best: nothing fails, and the report says why.
+  Compared c = compare_files("base.json", "regression.json");
+  ASSERT_EQ(c.run.exit_code(), 0) << c.run.out << c.run.err;
+  EXPECT_EQ(rows_with(c.report, "inconclusive"),
+            (Rows{{"epoll/pingpong/c10", "throughput"}, {"epoll/pingpong/c10", "p99"}}));
+  EXPECT_NE(c.run.out.find("warning: no row can be significant: Holm's first step over 16 tests "
+                           "needs p <= 0.003"),
+            std::string::npos)
+      << c.run.out;
+  EXPECT_EQ(compare_files("base.json", "regression.json", {"--adjust", "none"}).run.exit_code(), 1);
+}
+
 TEST(CompareFixtures, ClearImprovementPasses) {
-  Compared c = compare_files("base.json", "improvement.json");
+  Compared c = compare_files("base.json", "improvement.json", {"--metric", "throughput,p50"});
   ASSERT_EQ(c.run.exit_code(), 0) << c.run.out << c.run.err;
   EXPECT_EQ(rows_with(c.report, "improved"),
             (Rows{{"epoll/pingpong/c10", "throughput"}, {"epoll/pingpong/c10", "p50"}}));
   // Reversed, the improvement is a regression.
-  Compared back = compare_files("improvement.json", "base.json");
+  Compared back = compare_files("improvement.json", "base.json", {"--metric", "throughput,p50"});
   EXPECT_EQ(back.run.exit_code(), 1);
   EXPECT_EQ(rows_with(back.report, "regressed"),
             (Rows{{"epoll/pingpong/c10", "throughput"}, {"epoll/pingpong/c10", "p50"}}));

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "catalog.h"
@@ -302,9 +304,64 @@ TEST(HarnessCli, BuiltInSuitesValidateAgainstThisServer) {
     SCOPED_TRACE(name);
     EXPECT_NO_THROW(load_suite(name, *catalog));
   }
-  for (const char* name : {"smoke", "default", "c10k", "cores"}) {
+  for (const char* name : {"smoke", "default", "c10k", "cores", "ci"}) {
     EXPECT_TRUE(builtin_suites().count(name)) << name;
   }
+}
+
+// The gate's suite: every family of this build's strategies, once; and base
+// plus new within 8 minutes by ab's own estimate.
+TEST(HarnessCli, CiSuiteCoversEveryFamilyAndFitsEightMinutesAB) {
+  std::string err;
+  auto catalog = load_strategies(test::bin_dir() + "/muxbench-server", &err);
+  ASSERT_TRUE(catalog) << err;
+  Suite ci = load_suite("ci", *catalog);
+  std::set<std::string> families, covered;
+  for (const auto& s : *catalog) families.insert(s.family);
+  for (const auto& name : ci.strategies) {
+    for (const auto& s : *catalog) {
+      if (s.name == name) covered.insert(s.family);
+    }
+  }
+  EXPECT_EQ(covered, families);
+  const std::string bin = test::bin_dir();
+  RunResult r = run_muxbench({"ab", "--base-bin", bin, "--new-bin", bin, "--dry-run"});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  auto pos = r.out.find("estimated ");
+  ASSERT_NE(pos, std::string::npos) << r.out;
+  std::string est = r.out.substr(pos + 10);
+  int minutes = est.find('m') != std::string::npos ? std::atoi(est.c_str()) : 0;
+  EXPECT_LT(minutes, 8) << "ci suite, base and new: " << est;
+  EXPECT_NE(r.out.find("suite ci (builtin:ci), A/B"), std::string::npos) << r.out;
+}
+
+// ab's plan: every cell on both sides, base first on even repetitions and
+// new first on odd ones (ABBA), side-only server flags on their side.
+TEST(HarnessCli, AbPlansBothSidesInAbbaOrder) {
+  const std::string bin = test::bin_dir();
+  RunResult r = run_muxbench({"ab", "--base-bin", bin, "--new-bin", bin, "--suite", "smoke",
+                              "--strategies", "epoll,poll", "--workloads", "pingpong",
+                              "--connections", "1", "--repeat", "3", "--dry-run"});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  std::vector<std::string> ids;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string id;
+    words >> id;
+    if (id.find('/') != std::string::npos) ids.push_back(id);
+  }
+  const std::vector<std::string> want = {
+      "epoll/pingpong/c1/r0/base", "epoll/pingpong/c1/r0/new",  "poll/pingpong/c1/r0/base",
+      "poll/pingpong/c1/r0/new",   "epoll/pingpong/c1/r1/new",  "epoll/pingpong/c1/r1/base",
+      "poll/pingpong/c1/r1/new",   "poll/pingpong/c1/r1/base",  "epoll/pingpong/c1/r2/base",
+      "epoll/pingpong/c1/r2/new",  "poll/pingpong/c1/r2/base",  "poll/pingpong/c1/r2/new"};
+  EXPECT_EQ(ids, want) << r.out;
+  r = run_muxbench({"ab", "--base-bin", "/nonexistent", "--new-bin", bin, "--dry-run"});
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_NE(r.err.find("--base-bin /nonexistent: /nonexistent/muxbench-server is not there"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(HarnessCli, BadSuiteFileIsRejectedBeforeAnythingRuns) {
@@ -334,7 +391,7 @@ TEST(HarnessCli, BadSuiteFileIsRejectedBeforeAnythingRuns) {
   r = run_muxbench({"run", "--suite", "nosuchsuite", "--allow-debug-build"});
   EXPECT_EQ(r.exit_code(), 2);
   EXPECT_NE(r.err.find("'nosuchsuite' is neither a built-in suite nor a readable file; allowed: c10k, "
-                       "cores, default, distributed, network, smoke"),
+                       "ci, cores, default, distributed, network, smoke"),
             std::string::npos)
       << r.err;
 

@@ -1,0 +1,138 @@
+// muxbench ab end to end (label `slow`): a tiny suite run with two builds
+// into one file. Both sides are recorded, in ABBA order; a side whose
+// server crashes fails only its own cells; an injected delay on the new
+// side alone is a regression of the paired comparison.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "harness_fixture.h"
+
+namespace muxbench::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<std::string> tiny_ab(const std::string& base_bin, const std::string& new_bin,
+                                 const std::string& out, const std::string& repeat) {
+  return {"ab",         "--base-bin",   base_bin, "--new-bin",  new_bin,  "--suite",
+          "smoke",      "--strategies", "epoll",  "--workloads", "pingpong", "--connections",
+          "4",          "--repeat",     repeat,   "--duration", "0.3",    "--warmup",
+          "0.1",        "--out",        out,      "--allow-debug-build"};
+}
+
+// A build directory whose server crashes after two lines (the real server,
+// --crash-after 2) and whose load generator is the real one.
+std::string crashing_build(const TempDir& dir) {
+  const std::string b = dir.file("crashing");
+  std::filesystem::create_directory(b);
+  const std::string server = bin_dir() + "/muxbench-server";
+  std::ofstream(b + "/muxbench-server")
+      << "#!/bin/sh\ncase \" $* \" in *\" --list\"*) exec '" << server << "' \"$@\" ;; esac\n"
+      << "exec '" << server << "' \"$@\" --crash-after 2\n";
+  ::chmod((b + "/muxbench-server").c_str(), 0755);
+  std::filesystem::create_symlink(bin_dir() + "/muxbench-loadgen", b + "/muxbench-loadgen");
+  return b;
+}
+
+TEST(AbRun, BothSidesInAbbaOrderAndAFailedSideFailsOnlyItsCells) {
+  TempDir dir;
+  const std::string out = dir.file("ab.json");
+  RunResult r = run_muxbench(tiny_ab(crashing_build(dir), bin_dir(), out, "2"), 120s);
+  // Base fails in every cell, new never: an improvement, not a regression.
+  EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+  json doc = read_json(out);
+  EXPECT_EQ(schema_errors(out), "");
+  EXPECT_EQ(survivors(doc), "");
+  ASSERT_EQ(doc["cells"].size(), 4u);
+  const std::vector<std::string> ids = recorded_ids(doc);
+  EXPECT_EQ(ids, (std::vector<std::string>{"epoll/pingpong/c4/r0/base", "epoll/pingpong/c4/r0/new",
+                                           "epoll/pingpong/c4/r1/new", "epoll/pingpong/c4/r1/base"}));
+  for (const auto& c : doc["cells"]) {
+    SCOPED_TRACE(c["id"].get<std::string>());
+    if (c["side"] == "base") {
+      EXPECT_EQ(c["status"], "failed") << c["reason"];
+      EXPECT_NE(c["server"]["agent_argv"].dump().find("/crashing/muxbench-server"), std::string::npos);
+    } else {
+      EXPECT_EQ(c["side"], "new");
+      EXPECT_EQ(c["status"], "ok") << c["reason"];
+    }
+  }
+  EXPECT_EQ(doc["ab"]["order"], "ABBA");
+  EXPECT_EQ(doc["ab"]["new"]["bin_dir"], bin_dir());
+  EXPECT_NE(r.out.find("failed in base in 2 of 2 repetitions, never in new"), std::string::npos)
+      << r.out;
+  // The file compares on its own, paired; `show` prints each side.
+  RunResult c = run_muxbench({"compare", out, "--json", dir.file("c.json")});
+  EXPECT_EQ(c.exit_code(), 0) << c.out << c.err;
+  EXPECT_EQ(read_json(dir.file("c.json"))["mode"], "paired");
+  RunResult show = run_muxbench({"show", out});
+  EXPECT_EQ(show.exit_code(), 0) << show.err;
+  EXPECT_NE(show.out.find("== base: "), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("== new: "), std::string::npos);
+}
+
+TEST(AbRun, ADelayOnTheNewSideIsAPairedRegression) {
+  TempDir dir;
+  const std::string out = dir.file("ab.json");
+  std::vector<std::string> args = tiny_ab(bin_dir(), bin_dir(), out, "5");
+  // 200 µs per reply against a loopback round trip of tens of µs: far more
+  // than the 5 % threshold. Five pairs all one way: p = 1/32 for the one test.
+  args.insert(args.end(), {"--new-server-arg=--delay-us=200", "--metric", "throughput",
+                           "--json", dir.file("c.json")});
+  RunResult r = run_muxbench(args, 180s);
+  EXPECT_EQ(r.exit_code(), 1) << r.out << r.err;
+  json doc = read_json(out);
+  for (const auto& c : doc["cells"]) {
+    EXPECT_EQ(c["params"]["server_args"],
+              c["side"] == "new" ? json::array({"--delay-us=200"}) : json::array())
+        << c["id"];
+  }
+  json rep = read_json(dir.file("c.json"));
+  ASSERT_EQ(rep["cells"].size(), 1u) << rep.dump(1);
+  const json& row = rep["cells"][0];
+  EXPECT_EQ(row["verdict"], "regressed");
+  EXPECT_EQ(row["test"], "wilcoxon signed-rank exact");
+  EXPECT_EQ(row["pairs"], 5);
+  EXPECT_NEAR(row["p_value"].get<double>(), 1.0 / 32, 1e-12);
+  EXPECT_LT(row["ratio"].get<double>(), 0.5);
+  EXPECT_LT(row["ratio_ci"][1].get<double>(), 0.95);
+  EXPECT_NE(r.out.find("result: REGRESSION (exit 1)"), std::string::npos) << r.out;
+}
+
+// scripts/compare-calibrate.sh --ab end to end on a tiny suite: every run
+// happens, and the table names each kind of comparison with its count (what
+// the gate decided on these 0.2 s cells is not checked: that is noise).
+TEST(AbRun, CalibrationScriptPlumbing) {
+  TempDir dir;
+  const std::string suite = dir.write("tiny.json", R"J({"name": "tiny", "strategies": ["epoll"],
+      "workloads": ["pingpong"], "connections": [2], "duration_s": 0.2, "warmup_s": 0.05,
+      "repeat": 2, "pause_s": 0.05})J");
+  const std::string cmd = "'" + source_dir() + "/scripts/compare-calibrate.sh' --ab --bin '" +
+                          bin_dir() + "' --aa 2 --detect 1 --delays 200 --suite '" + suite +
+                          "' --allow-debug-build --out '" + dir.file("runs") + "' --table '" +
+                          dir.file("table.md") + "' > '" + dir.file("log") + "' 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream log(dir.file("log"));
+  std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << log_text;
+  std::ifstream f(dir.file("table.md"));
+  std::string table((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(table.find("| A/A (same build) | 2 | "), std::string::npos) << table;
+  EXPECT_NE(table.find("| --delay-us 200 on new | 1 | "), std::string::npos) << table;
+  for (const char* run : {"aa-1.json", "aa-2.json", "delay-200-1.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir.file("runs/") + run)) << run;
+  }
+  json delayed = read_json(dir.file("runs/delay-200-1.json"));
+  EXPECT_EQ(delayed["ab"]["new"]["server_args"], json::array({"--delay-us=200"}));
+  EXPECT_EQ(delayed["ab"]["base"]["server_args"], json::array());
+}
+
+}  // namespace
+}  // namespace muxbench::test

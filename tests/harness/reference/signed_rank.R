@@ -1,0 +1,23 @@
+# Prints the reference values of tests/harness/signed_rank_test.cc with R
+# (Debian r-base-core 4.2.2): Rscript tests/harness/reference/signed_rank.R
+options(digits=17)
+d <- c(-0.12, -0.05, -0.31, 0.02, -0.08, -0.22, -0.15)
+for (alt in c("less","greater","two.sided")) { t <- wilcox.test(d, alternative=alt, exact=TRUE); cat(alt, t$statistic, t$p.value, "\n") }
+t <- wilcox.test(d, conf.int=TRUE, exact=TRUE); cat("ci7", t$conf.int, attr(t$conf.int,"conf.level"), t$estimate, "\n")
+d5 <- c(0.03, 0.011, 0.052, 0.027, 0.04)
+t <- suppressWarnings(wilcox.test(d5, conf.int=TRUE, exact=TRUE)); cat("ci5", t$conf.int, attr(t$conf.int,"conf.level"), "\n")
+t <- wilcox.test(d5, alternative="greater", exact=TRUE); cat("p5", t$statistic, t$p.value, "\n")
+d12 <- c(0.8, -1.3, 2.1, 0.45, 1.7, -0.2, 0.95, 1.15, 3.2, -0.6, 1.4, 0.3)
+t <- wilcox.test(d12, conf.int=TRUE, exact=TRUE); cat("ci12", t$conf.int, attr(t$conf.int,"conf.level"), t$p.value, "\n")
+x <- c(0.80, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46); y <- c(1.15, 0.88, 0.90, 0.74, 1.21)
+t <- wilcox.test(x, y, conf.int=TRUE, exact=TRUE); cat("shift", t$conf.int, attr(t$conf.int,"conf.level"), "\n")
+t <- suppressWarnings(wilcox.test(c(90,91,89), c(100,102,98), conf.int=TRUE, exact=TRUE)); cat("shift33", t$conf.int, attr(t$conf.int,"conf.level"), "\n")
+a <- c(19.1, 20.3, 18.7, 21.0, 19.9, 20.4, 22.2); b <- c(23.5, 21.9, 24.0, 22.8, 25.1, 23.3)
+t <- wilcox.test(a, b, conf.int=TRUE, exact=TRUE); cat("shift76", t$conf.int, attr(t$conf.int,"conf.level"), "\n")
+p <- c(0.01, 0.04, 0.03, 0.005, 0.2, 0.04, 0.5)
+cat("holm", p.adjust(p, "holm"), "\n")
+p2 <- c(0.0002, 0.009, 0.013, 0.021, 0.04, 0.051, 0.3, 0.77, 0.0011, 0.0049)
+cat("holm2", p.adjust(p2, "holm"), "\n")
+set.seed(1); dl <- round(rnorm(60, 0.1, 1), 3)
+cat("dl", dl, "\n")
+t <- wilcox.test(dl, alternative="greater", exact=FALSE, correct=TRUE); cat("normal", t$statistic, t$p.value, "\n")
