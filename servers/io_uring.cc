@@ -355,33 +355,40 @@ struct Loop {
   // The provided buffers one receive completion filled, in order, into
   // `segs` (empty: none). The CQE names the first; a bundle's further ones
   // are the entries that follow it in the ring (the kernel takes them in
-  // ring order), all full but the last. False when an entry has been
-  // rewritten since (never expected, see kBundleRingFactor): those buffers
-  // are lost to the ring, and the stream to the connection.
+  // ring order), each filled up to its entry's length. That length is read
+  // back from the ring, not assumed, as the kernel's bundle users must: a
+  // bundle that asks for less than a buffer had kernels from 6.10 shorten
+  // the first entry's length in place (a later stable fix dropped that),
+  // and an entry so shortened may go back unused (no data yet) and be taken
+  // first by a later bundle. False when an entry has been rewritten since
+  // (never expected, see kBundleRingFactor): those buffers are lost to the
+  // ring, and the stream to the connection.
   bool received_buffers(int res, unsigned flags) {
     segs.clear();
     if (!(flags & IORING_CQE_F_BUFFER)) return true;
     const auto first = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
     std::size_t left = res > 0 ? static_cast<std::size_t>(res) : 0;
-    const std::size_t n = bundle && left > kBufSize ? (left + kBufSize - 1) / kBufSize : 1;
-    for (std::size_t k = 0; k < n; ++k) {
-      std::uint16_t bid = first;
-      if (k > 0) {
-        const std::uint32_t at = buf_pos[first] + static_cast<std::uint32_t>(k);
-        bid = br->bufs[at & (ring_entries - 1)].bid;
-        if (bid >= kBufCount || buf_pos[bid] != at) {
-          m.recv_bundle_lost += n - k;
+    if (!bundle) {
+      segs.push_back({first, static_cast<std::uint32_t>(left)});
+    } else {
+      const unsigned mask = ring_entries - 1;
+      for (std::uint32_t at = buf_pos[first];; ++at) {
+        const io_uring_buf& e = br->bufs[at & mask];
+        if (e.bid >= kBufCount || buf_pos[e.bid] != at || e.len == 0 ||
+            (segs.empty() && e.bid != first) || segs.size() == kBufCount) {
+          m.recv_bundle_lost += (left + kBufSize - 1) / kBufSize;
           return false;
         }
+        const std::size_t len = left < e.len ? left : e.len;
+        segs.push_back({e.bid, static_cast<std::uint32_t>(len)});
+        left -= len;
+        if (left == 0) break;
       }
-      const std::size_t len = left < kBufSize ? left : kBufSize;
-      segs.push_back({bid, static_cast<std::uint32_t>(len)});
-      left -= len;
     }
     if (res > 0) {
       ++m.recv_completions;
-      m.recv_buffers += n;
-      if (n > 1) ++m.recv_bundles;
+      m.recv_buffers += segs.size();
+      if (segs.size() > 1) ++m.recv_bundles;
     }
     return true;
   }
