@@ -896,6 +896,56 @@ const char* init_hint(int err) {
   }
 }
 
+// Probes the kernel's features and sets up what the loop uses: multishot
+// accept and receive with the provided-buffer ring, receive bundles and
+// zero-copy sends when asked for. False, with one line on stderr, when an
+// option asked for is not to be had.
+bool probe(Loop& loop, const Options& opt) {
+  // Receive bundles: a feature flag of the ring (6.10); they take their
+  // buffers from the provided-buffer ring, set up below with room for them.
+  if (opt.uring_recv_bundle) {
+    if (!(loop.ring.features & IORING_FEAT_RECVSEND_BUNDLE)) {
+      std::fprintf(stderr, "io_uring: --uring-recv-bundle: this kernel does not take it (no "
+                           "IORING_FEAT_RECVSEND_BUNDLE: receive bundles need Linux 6.10+)\n");
+      return false;
+    }
+    loop.bundle = true;
+    loop.ring_entries = kBufCount * kBundleRingFactor;
+    loop.buf_pos.assign(kBufCount, 0);
+  }
+
+  // Kernel feature probe. Multishot accept and buffer rings came with
+  // IORING_OP_SOCKET (5.19), multishot recv with IORING_OP_SEND_ZC (6.0).
+  const char* force = std::getenv("MUXBENCH_IO_URING_SINGLESHOT");
+  const bool allow_multishot = force == nullptr || std::strcmp(force, "1") != 0;
+  bool has_send_zc = false;
+  if (io_uring_probe* p = io_uring_get_probe_ring(&loop.ring)) {
+    has_send_zc = io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
+    loop.multishot_accept = allow_multishot && io_uring_opcode_supported(p, IORING_OP_SOCKET);
+    loop.multishot_recv = allow_multishot && has_send_zc && loop.setup_buf_ring();
+    io_uring_free_probe(p);
+  }
+  if (loop.bundle && !loop.multishot_recv) {
+    std::fprintf(stderr, "io_uring: --uring-recv-bundle needs the provided-buffer ring, %s\n",
+                 allow_multishot ? "which could not be set up"
+                                 : "which MUXBENCH_IO_URING_SINGLESHOT=1 turns off");
+    return false;
+  }
+  if (!loop.multishot_recv) {
+    std::fprintf(stderr, "io_uring: %s: single-shot %s recv into per-connection buffers\n",
+                 allow_multishot ? "kernel lacks multishot recv or buffer rings"
+                                 : "MUXBENCH_IO_URING_SINGLESHOT=1",
+                 loop.multishot_accept ? "(multishot accept)," : "accept,");
+  }
+  if (opt.uring_send_zc && !has_send_zc) {
+    std::fprintf(stderr, "io_uring: --uring-send-zc: this kernel does not take it "
+                         "(IORING_OP_SEND_ZC needs Linux 6.0+)\n");
+    return false;
+  }
+  loop.send_zc = opt.uring_send_zc;
+  return true;
+}
+
 int run(Context& ctx) {
   Loop loop;
   loop.ctx = &ctx;
@@ -936,48 +986,7 @@ int run(Context& ctx) {
     loop.fixed = true;
   }
 
-  // Receive bundles: a feature flag of the ring (6.10); they take their
-  // buffers from the provided-buffer ring, set up below with room for them.
-  if (opt.uring_recv_bundle) {
-    if (!(loop.ring.features & IORING_FEAT_RECVSEND_BUNDLE)) {
-      std::fprintf(stderr, "io_uring: --uring-recv-bundle: this kernel does not take it (no "
-                           "IORING_FEAT_RECVSEND_BUNDLE: receive bundles need Linux 6.10+)\n");
-      return 1;
-    }
-    loop.bundle = true;
-    loop.ring_entries = kBufCount * kBundleRingFactor;
-    loop.buf_pos.assign(kBufCount, 0);
-  }
-
-  // Kernel feature probe. Multishot accept and buffer rings came with
-  // IORING_OP_SOCKET (5.19), multishot recv with IORING_OP_SEND_ZC (6.0).
-  const char* force = std::getenv("MUXBENCH_IO_URING_SINGLESHOT");
-  const bool allow_multishot = force == nullptr || std::strcmp(force, "1") != 0;
-  bool has_send_zc = false;
-  if (io_uring_probe* probe = io_uring_get_probe_ring(&loop.ring)) {
-    has_send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
-    loop.multishot_accept = allow_multishot && io_uring_opcode_supported(probe, IORING_OP_SOCKET);
-    loop.multishot_recv = allow_multishot && has_send_zc && loop.setup_buf_ring();
-    io_uring_free_probe(probe);
-  }
-  if (loop.bundle && !loop.multishot_recv) {
-    std::fprintf(stderr, "io_uring: --uring-recv-bundle needs the provided-buffer ring, %s\n",
-                 allow_multishot ? "which could not be set up"
-                                 : "which MUXBENCH_IO_URING_SINGLESHOT=1 turns off");
-    return 1;
-  }
-  if (opt.uring_send_zc && !has_send_zc) {
-    std::fprintf(stderr, "io_uring: --uring-send-zc: this kernel does not take it "
-                         "(IORING_OP_SEND_ZC needs Linux 6.0+)\n");
-    return 1;
-  }
-  loop.send_zc = opt.uring_send_zc;
-  if (!loop.multishot_recv) {
-    std::fprintf(stderr, "io_uring: %s: single-shot %s recv into per-connection buffers\n",
-                 allow_multishot ? "kernel lacks multishot recv or buffer rings"
-                                 : "MUXBENCH_IO_URING_SINGLESHOT=1",
-                 loop.multishot_accept ? "(multishot accept)," : "accept,");
-  }
+  if (!probe(loop, opt)) return 1;
   ctx.report_option("fixed_files", loop.fixed ? "on" : "off");
   ctx.report_option("sqpoll", loop.sqpoll ? "on" : "off");
   ctx.report_option("taskrun", taskrun);

@@ -366,6 +366,24 @@ class ScopedEnv {
   std::vector<Saved> saved_;
 };
 
+// Receive bundles take their buffers from the provided-buffer ring: where
+// it is off (the single-shot fallback, forced here), --uring-recv-bundle is
+// one clear line and exit 1, not a server quietly running without bundles.
+TEST(IoUring, RecvBundleWithoutTheBufferRingIsOneClearError) {
+  ScopedEnv env;
+  env.set("MUXBENCH_IO_URING_SINGLESHOT", "1");
+  Process p({bin_dir() + "/muxbench-server", "--strategy", "io_uring", "--port", "0",
+             "--uring-recv-bundle"});
+  const int status = p.wait(5s);
+  ASSERT_NE(status, -1) << "still running";
+  const std::string err = p.stderr_text();
+  if (err.find("this kernel does not take it") != std::string::npos) GTEST_SKIP() << err;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "wait status " << status;
+  EXPECT_NE(err.find("--uring-recv-bundle needs the provided-buffer ring"), std::string::npos)
+      << err;
+  EXPECT_EQ(p.read_all(1s), "") << "printed something on stdout (a READY line?)";
+}
+
 struct StopVariant {
   std::string label;
   bool singleshot;        // MUXBENCH_IO_URING_SINGLESHOT=1: recv into per-connection buffers
