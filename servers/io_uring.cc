@@ -50,8 +50,15 @@
 // Options (docs/strategies.md, "io_uring options"): --uring-fixed-files
 // (sparse registered table, direct accept, IOSQE_FIXED_FILE; 5.19),
 // --uring-sqpoll (IORING_SETUP_SQPOLL), --uring-taskrun=defer|coop|none
-// (exactly that mode, or a start-up failure). Each is probed by setting it
-// up; what is in effect goes to the READY line and --stats (report_option).
+// (exactly that mode, or a start-up failure), --uring-recv-bundle (6.10:
+// single-shot receives that fill several provided buffers, asking for no
+// more than the room under the output bound, so the bound holds exactly),
+// --uring-send-zc (6.0: IORING_OP_SEND_ZC; a send's bytes are the kernel's
+// until its notification CQE, so the connection's next send waits for it and
+// a closed connection is freed only then). Each is probed by setting it up
+// or by a feature flag; what is in effect goes to the READY line and
+// --stats (report_option), and counters that show it working to the
+// "mechanism" object of --stats (report_counter).
 // Try it: muxbench-server --strategy io_uring --port 40713 & nc 127.0.0.1 40713
 #include <fcntl.h>
 #include <liburing.h>
@@ -73,6 +80,23 @@
 #include "conn.h"
 #include "muxbench/net.h"
 
+// Debian 12's liburing 2.3 predates these; the values are the kernel's
+// (include/uapi/linux/io_uring.h). Whether the running kernel takes them is
+// detected at run time (IORING_FEAT_RECVSEND_BUNDLE; a refused report flag
+// gives -EINVAL on the send).
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE (1U << 4)  // sqe->ioprio of recv/send, 6.10
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)  // io_uring_params.features, 6.10
+#endif
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)  // sqe->ioprio of send_zc, 6.2
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)  // notification cqe->res: the kernel copied
+#endif
+
 namespace muxbench::server {
 namespace {
 
@@ -81,6 +105,11 @@ constexpr unsigned kCqEntries = 16384;  // multishot ops post many CQEs per SQE
 constexpr unsigned kBufCount = 1024;    // provided buffers; a power of two
 constexpr unsigned kBufSize = 8192;     // 8 MiB in all, resident once cycled through
 constexpr int kBufGroup = 0;
+// --uring-recv-bundle: ring entries per buffer. The further buffers of a
+// bundle are read from the ring after its completion arrives; with twice as
+// many entries as buffers an entry is rewritten only after 1024 later
+// receives, long after its completion has been read (checked all the same).
+constexpr unsigned kBundleRingFactor = 2;
 constexpr long long kAcceptBackoffNs = 10'000'000;  // after EMFILE/ENFILE
 // Queued output at which a connection trades its multishot recv for
 // single-shot recv (one buffer per arm, so the bound holds within a buffer),
@@ -125,6 +154,12 @@ struct UConn {
   bool cancel_armed = false;
   bool eof_held = false;  // the peer's EOF came behind held data
   bool closing = false;
+  // --uring-send-zc: the send's result has arrived (zc_res) but the kernel
+  // still holds `sending`'s bytes until the notification. send_armed stays
+  // set meanwhile, so that nothing moves or reuses them.
+  bool zc_wait = false;
+  int zc_res = 0;
+  bool fd_closed = false;  // closed, the UConn kept only for a notification
 
   std::size_t pending() const { return sending.size() - send_off + conn.out.size(); }
   bool wants_read() const {
@@ -148,9 +183,28 @@ struct Loop {
   bool sqpoll = false;  // --uring-sqpoll: a kernel thread consumes the SQ
   bool multishot_accept = false;
   bool multishot_recv = false;  // implies the buffer ring below
+  bool bundle = false;          // --uring-recv-bundle: single-shot bundle receives
+  bool send_zc = false;         // --uring-send-zc: every send is IORING_OP_SEND_ZC
+  bool zc_report = true;        // IORING_SEND_ZC_REPORT_USAGE taken (6.2+)
   io_uring_buf_ring* br = nullptr;
   char* bufs = nullptr;
+  unsigned ring_entries = kBufCount;  // kBufCount * kBundleRingFactor with bundles
   unsigned bufs_returned = 0;  // added to the ring, not yet published
+  std::uint32_t ring_added = 0;        // entries ever added: the next one's absolute index
+  std::vector<std::uint32_t> buf_pos;  // bundles: per buffer id, the index it was added at
+  std::vector<Held> segs;              // on_recv(): the buffers of one completion
+
+  // Counters of the mechanism, reported in --stats "mechanism".
+  struct {
+    std::uint64_t recv_completions = 0;  // receive completions that carried data
+    std::uint64_t recv_buffers = 0;      // provided buffers they filled
+    std::uint64_t recv_bundles = 0;      // completions that filled more than one
+    std::uint64_t recv_bundle_lost = 0;  // buffers of a bundle no longer in the ring (never expected)
+    std::uint64_t sends = 0;             // send results
+    std::uint64_t sends_zc = 0;          // of which zero-copy, with a notification to follow
+    std::uint64_t send_zc_notifs = 0;    // notifications: the kernel let go of a send's bytes
+    std::uint64_t send_zc_copied = 0;    // of which said the kernel had copied them after all
+  } m;
 
   bool accept_armed = false;
   bool accept_dead = false;  // the listener failed for good (reported once)
@@ -160,6 +214,7 @@ struct Loop {
   bool stop_seen = false;  // the stop descriptor fired
   bool stopping = false;   // stop_all() runs: nothing new is armed
   std::size_t live = 0;    // connections not yet freed
+  std::size_t zc_parked = 0;  // of which closed, waiting only for a send's notification
 
   std::vector<UConn*> slots;
   std::vector<std::uint32_t> free_slots;
@@ -168,7 +223,7 @@ struct Loop {
   ~Loop() {
     if (ring_ok) io_uring_queue_exit(&ring);
     if (live != 0) return;  // operations still outstanding: leave their buffers be
-    if (br != nullptr) ::munmap(br, kBufCount * sizeof(io_uring_buf));
+    if (br != nullptr) ::munmap(br, ring_entries * sizeof(io_uring_buf));
     if (bufs != nullptr) ::munmap(bufs, std::size_t{kBufCount} * kBufSize);
   }
 
@@ -179,6 +234,9 @@ struct Loop {
   // DEFER_TASKRUN the kernel runs completion work (a send copying out of
   // `sending`, a recv writing into `rbuf` or a provided buffer) on any
   // return to user space, the close() of the next connection included.
+  // A connection that waits only for a zero-copy send's notification is
+  // closed and left allocated: the socket may send those bytes from our
+  // memory after the exit too, so they are never freed or reused.
   void stop_all() {
     stopping = true;
     if (io_uring_sqe* s = sqe()) {
@@ -194,15 +252,15 @@ struct Loop {
     }
     __kernel_timespec wait_ts{0, 50'000'000};
     const auto deadline = std::chrono::steady_clock::now() + kStopWait;
-    while (live != 0 && std::chrono::steady_clock::now() < deadline) {
+    while (live != zc_parked && std::chrono::steady_clock::now() < deadline) {
       io_uring_cqe* cqe = nullptr;
       int ret = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &wait_ts, nullptr);
       if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) break;
       reap();
     }
-    if (live != 0) {
+    if (live != zc_parked) {
       std::fprintf(stderr, "io_uring: %zu connections still had operations in flight at exit\n",
-                   live);
+                   live - zc_parked);
     }
   }
 
@@ -265,15 +323,15 @@ struct Loop {
   }
 
   bool setup_buf_ring() {
-    void* mem = ::mmap(nullptr, kBufCount * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+    void* mem = ::mmap(nullptr, ring_entries * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (mem == MAP_FAILED) return false;
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uint64_t>(mem);
-    reg.ring_entries = kBufCount;
+    reg.ring_entries = ring_entries;
     reg.bgid = kBufGroup;
     if (io_uring_register_buf_ring(&ring, &reg, 0) != 0) {
-      ::munmap(mem, kBufCount * sizeof(io_uring_buf));
+      ::munmap(mem, ring_entries * sizeof(io_uring_buf));
       return false;
     }
     br = static_cast<io_uring_buf_ring*>(mem);
@@ -288,8 +346,51 @@ struct Loop {
   }
 
   void return_buffer(std::uint16_t bid) {
+    if (!buf_pos.empty()) buf_pos[bid] = ring_added;
     io_uring_buf_ring_add(br, bufs + std::size_t{bid} * kBufSize, kBufSize, bid,
-                          io_uring_buf_ring_mask(kBufCount), static_cast<int>(bufs_returned++));
+                          io_uring_buf_ring_mask(ring_entries), static_cast<int>(bufs_returned++));
+    ++ring_added;
+  }
+
+  // The provided buffers one receive completion filled, in order, into
+  // `segs` (empty: none). The CQE names the first; a bundle's further ones
+  // are the entries that follow it in the ring (the kernel takes them in
+  // ring order), each filled up to its entry's length. That length is read
+  // back from the ring, not assumed, as the kernel's bundle users must: a
+  // bundle that asks for less than a buffer had kernels from 6.10 shorten
+  // the first entry's length in place (a later stable fix dropped that),
+  // and an entry so shortened may go back unused (no data yet) and be taken
+  // first by a later bundle. False when an entry has been rewritten since
+  // (never expected, see kBundleRingFactor): those buffers are lost to the
+  // ring, and the stream to the connection.
+  bool received_buffers(int res, unsigned flags) {
+    segs.clear();
+    if (!(flags & IORING_CQE_F_BUFFER)) return true;
+    const auto first = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+    std::size_t left = res > 0 ? static_cast<std::size_t>(res) : 0;
+    if (!bundle) {
+      segs.push_back({first, static_cast<std::uint32_t>(left)});
+    } else {
+      const unsigned mask = ring_entries - 1;
+      for (std::uint32_t at = buf_pos[first];; ++at) {
+        const io_uring_buf& e = br->bufs[at & mask];
+        if (e.bid >= kBufCount || buf_pos[e.bid] != at || e.len == 0 ||
+            (segs.empty() && e.bid != first) || segs.size() == kBufCount) {
+          m.recv_bundle_lost += (left + kBufSize - 1) / kBufSize;
+          return false;
+        }
+        const std::size_t len = left < e.len ? left : e.len;
+        segs.push_back({e.bid, static_cast<std::uint32_t>(len)});
+        left -= len;
+        if (left == 0) break;
+      }
+    }
+    if (res > 0) {
+      ++m.recv_completions;
+      m.recv_buffers += segs.size();
+      if (segs.size() > 1) ++m.recv_bundles;
+    }
+    return true;
   }
 
   void publish_buffers() {
@@ -433,11 +534,20 @@ struct Loop {
     maybe_free(u);
   }
 
+  // Closes a closing connection once no operation is outstanding, and frees
+  // it once the kernel no longer reads a zero-copy send's bytes either (a
+  // closed descriptor does not hurry that: the socket still sends them).
   void maybe_free(UConn& u) {
     if (!u.closing || u.inflight != 0) return;
-    for (const Held& h : u.held) return_buffer(h.bid);
-    close_conn_fd(u.conn.fd);
-    ++c.closed;
+    if (!u.fd_closed) {
+      for (const Held& h : u.held) return_buffer(h.bid);
+      u.held.clear();
+      close_conn_fd(u.conn.fd);
+      ++c.closed;
+      u.fd_closed = true;
+      if (u.zc_wait) ++zc_parked;
+    }
+    if (u.zc_wait) return;  // freed at the notification
     slots[u.slot] = nullptr;
     free_slots.push_back(u.slot);
     --live;
@@ -491,8 +601,16 @@ struct Loop {
   bool arm_recv(UConn& u) {
     io_uring_sqe* s = sqe();
     if (s == nullptr) return false;
-    u.recv_multishot = multishot_recv && u.pending() < kMultishotBelow;
-    if (u.recv_multishot) {
+    u.recv_multishot = multishot_recv && !bundle && u.pending() < kMultishotBelow;
+    if (bundle) {
+      // As many buffers as the data fills, but no more bytes than the room
+      // under the output bound (pump() arms a receive only below it): the
+      // bound holds without holding data back, at any bundle size.
+      io_uring_prep_recv(s, u.conn.fd, nullptr, kMaxPendingOutput - u.pending(), 0);
+      s->flags |= IOSQE_BUFFER_SELECT;
+      s->buf_group = kBufGroup;
+      s->ioprio |= IORING_RECVSEND_BUNDLE;
+    } else if (u.recv_multishot) {
       io_uring_prep_recv_multishot(s, u.conn.fd, nullptr, 0, 0);
       s->flags |= IOSQE_BUFFER_SELECT;
       s->buf_group = kBufGroup;
@@ -525,8 +643,14 @@ struct Loop {
     }
     io_uring_sqe* s = sqe();
     if (s == nullptr) return false;
-    io_uring_prep_send(s, u.conn.fd, u.sending.data() + u.send_off, u.sending.size() - u.send_off,
-                       MSG_NOSIGNAL);
+    const char* from = u.sending.data() + u.send_off;
+    const std::size_t n = u.sending.size() - u.send_off;
+    if (send_zc) {  // the kernel pins these pages until the notification
+      io_uring_prep_send_zc(s, u.conn.fd, from, n, MSG_NOSIGNAL,
+                            zc_report ? IORING_SEND_ZC_REPORT_USAGE : 0);
+    } else {
+      io_uring_prep_send(s, u.conn.fd, from, n, MSG_NOSIGNAL);
+    }
     if (fixed) s->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(s, tag(kSend, &u));
     u.send_armed = true;
@@ -535,28 +659,39 @@ struct Loop {
   }
 
   void on_recv(UConn* u, int res, unsigned flags) {
-    const char* data = nullptr;
-    std::uint16_t bid = 0;
-    if (flags & IORING_CQE_F_BUFFER) {
-      bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-      data = bufs + std::size_t{bid} * kBufSize;
+    const bool intact = received_buffers(res, flags);
+    if (u == nullptr) {
+      for (const Held& h : segs) return_buffer(h.bid);
+      return;
     }
-    if (u != nullptr) {
-      if (!(flags & IORING_CQE_F_MORE)) {
-        u->recv_armed = false;
-        --u->inflight;
-      }
-      if (data != nullptr && res > 0 && !u->closing &&
-          (!u->held.empty() || u->pending() >= kMaxPendingOutput)) {
+    if (!(flags & IORING_CQE_F_MORE)) {
+      u->recv_armed = false;
+      --u->inflight;
+    }
+    if (!intact) {
+      for (const Held& h : segs) return_buffer(h.bid);
+      std::fprintf(stderr, "io_uring: a receive bundle's buffers were rewritten in the ring before "
+                           "they were read; closing the connection\n");
+      ++c.errors_io;
+      return start_close(*u);
+    }
+    if (segs.empty() || res <= 0 || u->closing) {
+      const char* data = segs.empty() ? u->rbuf.get() : bufs + std::size_t{segs[0].bid} * kBufSize;
+      handle_recv(*u, res, data);  // may free *u
+      for (const Held& h : segs) return_buffer(h.bid);
+      return;
+    }
+    for (const Held& h : segs) {
+      if (!u->held.empty() || u->pending() >= kMaxPendingOutput) {
         // At the bound (a multishot burst not yet stopped): keep the bytes
         // in their buffer until the output drains; consume_held() takes them.
-        u->held.push_back({bid, static_cast<std::uint32_t>(res)});
-        return pump(*u);
+        u->held.push_back(h);
+        continue;
       }
-      if (data == nullptr && u->rbuf) data = u->rbuf.get();
-      handle_recv(*u, res, data);
+      consume(u->conn, bufs + std::size_t{h.bid} * kBufSize, h.len, c, *ctx);
+      return_buffer(h.bid);  // after the codec copied it
     }
-    if (flags & IORING_CQE_F_BUFFER) return_buffer(bid);  // after the codec copied it
+    pump(*u);
   }
 
   void handle_recv(UConn& u, int res, const char* data) {
@@ -580,10 +715,40 @@ struct Loop {
     pump(u);
   }
 
+  // A send's completion. Zero-copy sends complete twice: the result (with
+  // IORING_CQE_F_MORE), when the operation is over, and the notification
+  // (IORING_CQE_F_NOTIF), when the kernel no longer reads the bytes; the
+  // result is acted on only then, since acting on it may move or free them.
+  void on_send_cqe(UConn& u, int res, unsigned flags) {
+    if (flags & IORING_CQE_F_NOTIF) {
+      ++m.send_zc_notifs;
+      if (zc_report && (static_cast<unsigned>(res) & IORING_NOTIF_USAGE_ZC_COPIED)) {
+        ++m.send_zc_copied;
+      }
+      u.zc_wait = false;
+      if (u.fd_closed) --zc_parked;
+      return on_send(u, u.zc_res);
+    }
+    ++m.sends;
+    --u.inflight;
+    if (flags & IORING_CQE_F_MORE) {
+      ++m.sends_zc;
+      u.zc_wait = true;
+      u.zc_res = res;
+      return maybe_free(u);  // closing: close now, free at the notification
+    }
+    on_send(u, res);
+  }
+
   void on_send(UConn& u, int res) {
     u.send_armed = false;
-    --u.inflight;
     if (u.closing) return maybe_free(u);
+    if (res == -EINVAL && send_zc && zc_report) {  // before 6.2: resend without the report flag
+      std::fprintf(stderr, "io_uring: --uring-send-zc: the kernel refuses "
+                           "IORING_SEND_ZC_REPORT_USAGE (before 6.2): copies are not counted\n");
+      zc_report = false;
+      return pump(u);
+    }
     if (res < 0) {
       count_io_error(-res, c);
       return start_close(u);
@@ -606,6 +771,20 @@ struct Loop {
     u.cancel_armed = false;
     --u.inflight;
     pump(u);
+  }
+
+  void report_counters() const {
+    ctx->report_counter("recv_completions", m.recv_completions);
+    ctx->report_counter("recv_buffers", m.recv_buffers);
+    ctx->report_counter("recv_bundles", m.recv_bundles);
+    ctx->report_counter("sends", m.sends);
+    ctx->report_counter("sends_zc", m.sends_zc);
+    ctx->report_counter("send_zc_notifs", m.send_zc_notifs);
+    ctx->report_counter("send_zc_copied", m.send_zc_copied);
+    if (m.recv_bundle_lost != 0) ctx->report_counter("recv_bundle_lost", m.recv_bundle_lost);
+    // Closed connections whose last send the kernel still read at exit
+    // (left allocated, see stop_all()).
+    ctx->report_counter("send_zc_unreleased_at_exit", zc_parked);
   }
 
   // Handles every completion that has arrived.
@@ -637,7 +816,7 @@ struct Loop {
         on_recv(lookup(ud), res, flags);
         break;
       case kSend:
-        if (UConn* u = lookup(ud)) on_send(*u, res);
+        if (UConn* u = lookup(ud)) on_send_cqe(*u, res, flags);
         break;
       case kRecvCancel:
         if (UConn* u = lookup(ud)) on_recv_cancel(*u);
@@ -717,6 +896,56 @@ const char* init_hint(int err) {
   }
 }
 
+// Probes the kernel's features and sets up what the loop uses: multishot
+// accept and receive with the provided-buffer ring, receive bundles and
+// zero-copy sends when asked for. False, with one line on stderr, when an
+// option asked for is not to be had.
+bool probe(Loop& loop, const Options& opt) {
+  // Receive bundles: a feature flag of the ring (6.10); they take their
+  // buffers from the provided-buffer ring, set up below with room for them.
+  if (opt.uring_recv_bundle) {
+    if (!(loop.ring.features & IORING_FEAT_RECVSEND_BUNDLE)) {
+      std::fprintf(stderr, "io_uring: --uring-recv-bundle: this kernel does not take it (no "
+                           "IORING_FEAT_RECVSEND_BUNDLE: receive bundles need Linux 6.10+)\n");
+      return false;
+    }
+    loop.bundle = true;
+    loop.ring_entries = kBufCount * kBundleRingFactor;
+    loop.buf_pos.assign(kBufCount, 0);
+  }
+
+  // Kernel feature probe. Multishot accept and buffer rings came with
+  // IORING_OP_SOCKET (5.19), multishot recv with IORING_OP_SEND_ZC (6.0).
+  const char* force = std::getenv("MUXBENCH_IO_URING_SINGLESHOT");
+  const bool allow_multishot = force == nullptr || std::strcmp(force, "1") != 0;
+  bool has_send_zc = false;
+  if (io_uring_probe* p = io_uring_get_probe_ring(&loop.ring)) {
+    has_send_zc = io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
+    loop.multishot_accept = allow_multishot && io_uring_opcode_supported(p, IORING_OP_SOCKET);
+    loop.multishot_recv = allow_multishot && has_send_zc && loop.setup_buf_ring();
+    io_uring_free_probe(p);
+  }
+  if (loop.bundle && !loop.multishot_recv) {
+    std::fprintf(stderr, "io_uring: --uring-recv-bundle needs the provided-buffer ring, %s\n",
+                 allow_multishot ? "which could not be set up"
+                                 : "which MUXBENCH_IO_URING_SINGLESHOT=1 turns off");
+    return false;
+  }
+  if (!loop.multishot_recv) {
+    std::fprintf(stderr, "io_uring: %s: single-shot %s recv into per-connection buffers\n",
+                 allow_multishot ? "kernel lacks multishot recv or buffer rings"
+                                 : "MUXBENCH_IO_URING_SINGLESHOT=1",
+                 loop.multishot_accept ? "(multishot accept)," : "accept,");
+  }
+  if (opt.uring_send_zc && !has_send_zc) {
+    std::fprintf(stderr, "io_uring: --uring-send-zc: this kernel does not take it "
+                         "(IORING_OP_SEND_ZC needs Linux 6.0+)\n");
+    return false;
+  }
+  loop.send_zc = opt.uring_send_zc;
+  return true;
+}
+
 int run(Context& ctx) {
   Loop loop;
   loop.ctx = &ctx;
@@ -757,27 +986,16 @@ int run(Context& ctx) {
     loop.fixed = true;
   }
 
-  // Kernel feature probe. Multishot accept and buffer rings came with
-  // IORING_OP_SOCKET (5.19), multishot recv with IORING_OP_SEND_ZC (6.0).
-  const char* force = std::getenv("MUXBENCH_IO_URING_SINGLESHOT");
-  const bool allow_multishot = force == nullptr || std::strcmp(force, "1") != 0;
-  if (io_uring_probe* probe = io_uring_get_probe_ring(&loop.ring)) {
-    loop.multishot_accept = allow_multishot && io_uring_opcode_supported(probe, IORING_OP_SOCKET);
-    loop.multishot_recv = allow_multishot && io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
-                          loop.setup_buf_ring();
-    io_uring_free_probe(probe);
-  }
-  if (!loop.multishot_recv) {
-    std::fprintf(stderr, "io_uring: %s: single-shot %s recv into per-connection buffers\n",
-                 allow_multishot ? "kernel lacks multishot recv or buffer rings"
-                                 : "MUXBENCH_IO_URING_SINGLESHOT=1",
-                 loop.multishot_accept ? "(multishot accept)," : "accept,");
-  }
+  if (!probe(loop, opt)) return 1;
   ctx.report_option("fixed_files", loop.fixed ? "on" : "off");
   ctx.report_option("sqpoll", loop.sqpoll ? "on" : "off");
   ctx.report_option("taskrun", taskrun);
+  ctx.report_option("recv_bundle", loop.bundle ? "on" : "off");
+  ctx.report_option("send_zc", loop.send_zc ? "on" : "off");
   ctx.report_option("accept", loop.multishot_accept ? "multishot" : "single-shot");
-  ctx.report_option("recv", loop.multishot_recv ? "multishot" : "single-shot");
+  ctx.report_option("recv", loop.bundle           ? "bundle"
+                            : loop.multishot_recv ? "multishot"
+                                                  : "single-shot");
 
   io_uring_sqe* s = loop.sqe();
   if (s == nullptr) {
@@ -807,6 +1025,7 @@ int run(Context& ctx) {
 
   loop.stop_all();
   ctx.totals.add(loop.c);
+  loop.report_counters();
   return 0;
 }
 

@@ -55,6 +55,8 @@ std::vector<ThreadEntry> g_thread_entries;
 // Context::report_option(): settings in effect, in the order reported.
 std::mutex g_options_mu;
 std::vector<std::pair<std::string, std::string>> g_options;
+// Context::report_counter(): the mechanism's own counters, in the order reported.
+std::vector<std::pair<std::string, std::uint64_t>> g_mechanism;
 
 std::mutex g_done_mu;
 std::condition_variable g_done_cv;
@@ -99,6 +101,13 @@ nlohmann::json options_json() {
   return o;
 }
 
+nlohmann::json mechanism_json() {
+  std::lock_guard<std::mutex> lock(g_options_mu);
+  nlohmann::json o = nlohmann::json::object();
+  for (const auto& [k, v] : g_mechanism) o[k] = v;
+  return o;
+}
+
 void write_stats(const Options& opt, const SharedCounters& totals, int threads) {
   if (opt.stats_path.empty()) return;
   nlohmann::json j = {
@@ -108,6 +117,7 @@ void write_stats(const Options& opt, const SharedCounters& totals, int threads) 
       {"threads", threads},
       {"backend", opt.backend},
       {"options", options_json()},
+      {"mechanism", mechanism_json()},
       {"counters", counters_json(totals.snapshot())},
       {"per_thread", per_thread_json()},
   };
@@ -221,6 +231,17 @@ void Context::report_option(const char* key, const std::string& value) const {
   g_options.emplace_back(key, value);
 }
 
+void Context::report_counter(const char* key, std::uint64_t value) const {
+  std::lock_guard<std::mutex> lock(g_options_mu);
+  for (auto& [k, v] : g_mechanism) {
+    if (k == key) {
+      v += value;
+      return;
+    }
+  }
+  g_mechanism.emplace_back(key, value);
+}
+
 int Context::extra_listener() const {
   ListenOptions lo;
   lo.bind = opt.bind;
@@ -297,6 +318,12 @@ int main(int argc, char** argv) {
                  "io_uring strategy only: completion task work mode: defer (6.1+), coop (5.19+) "
                  "or none (default: defer where available, else coop, else none)")
       ->check(CLI::IsMember({"defer", "coop", "none"}));
+  app.add_flag("--uring-recv-bundle", opt.uring_recv_bundle,
+               "io_uring strategy only: receive bundles, several provided buffers per "
+               "completion (IORING_RECVSEND_BUNDLE, Linux 6.10+)");
+  app.add_flag("--uring-send-zc", opt.uring_send_zc,
+               "io_uring strategy only: zero-copy sends (IORING_OP_SEND_ZC, Linux 6.0+); a "
+               "send's bytes stay put until the kernel's notification");
   app.add_option("--stats", opt.stats_path, "Write counters as JSON to FILE on exit");
   app.add_option("--delay-us", opt.delay_us,
                  "TEST AID: sleep this many microseconds per reply line (0..1000000)")
@@ -333,10 +360,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "muxbench-server: --backend applies only to --strategy libevent\n");
     return 2;
   }
-  const bool uring_opts = opt.uring_fixed_files || opt.uring_sqpoll || !opt.uring_taskrun.empty();
+  const bool uring_opts = opt.uring_fixed_files || opt.uring_sqpoll || !opt.uring_taskrun.empty() ||
+                          opt.uring_recv_bundle || opt.uring_send_zc;
   if (uring_opts && opt.strategy != "io_uring") {
-    std::fprintf(stderr, "muxbench-server: --uring-fixed-files, --uring-sqpoll and --uring-taskrun "
-                         "apply only to --strategy io_uring\n");
+    std::fprintf(stderr, "muxbench-server: --uring-fixed-files, --uring-sqpoll, --uring-taskrun, "
+                         "--uring-recv-bundle and --uring-send-zc apply only to --strategy "
+                         "io_uring\n");
     return 2;
   }
   if (opt.uring_sqpoll && (opt.uring_taskrun == "defer" || opt.uring_taskrun == "coop")) {

@@ -25,6 +25,8 @@ struct Options {
   bool uring_fixed_files = false;  // --uring-fixed-files: registered file table, direct accept
   bool uring_sqpoll = false;       // --uring-sqpoll: IORING_SETUP_SQPOLL
   std::string uring_taskrun;       // --uring-taskrun: "" (best available), "defer", "coop", "none"
+  bool uring_recv_bundle = false;  // --uring-recv-bundle: IORING_RECVSEND_BUNDLE receives
+  bool uring_send_zc = false;      // --uring-send-zc: IORING_OP_SEND_ZC for every send
   std::string stats_path;   // --stats FILE: counters as JSON on exit
   std::uint32_t delay_us = 0;      // test aid: sleep this long per reply line
   std::uint64_t crash_after = 0;   // test aid: SIGKILL itself after this many lines (0: never)
@@ -80,6 +82,12 @@ struct Context {
   // line as key=value (after pid=) and listed in the "options" object of
   // --stats. Call before ready(); keys and values without spaces.
   void report_option(const char* key, const std::string& value) const;
+
+  // Adds `value` to a counter of the strategy's own mechanism (e.g.
+  // io_uring's "send_zc_notifs"), listed in the "mechanism" object of
+  // --stats, so that a test or a run can see that an option was in effect.
+  // Call once the loop has ended, before returning from run().
+  void report_counter(const char* key, std::uint64_t value) const;
   bool stop_requested() const { return stopping.load(std::memory_order_relaxed); }
 
   // A further listener on the same address and port with SO_REUSEPORT (the

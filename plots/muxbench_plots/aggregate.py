@@ -52,6 +52,8 @@ def variant_label(key, value):
             args = json.loads(value) if isinstance(value, str) else value
         except ValueError:
             args = value
+        if isinstance(args, list) and not args:
+            return "server defaults"  # the other variant gave the server flags (e.g. an io_uring option)
         return "server " + (" ".join(map(str, args)) if isinstance(args, list) else str(args))
     return f"{key} {value}"
 

@@ -173,3 +173,30 @@ def test_server_threads_make_their_own_series(tmp_path):
     series, marks = build_series(groups[0].points, "requests_per_s")
     assert [s.strategy for s in series] == groups[0].strategies and not marks
     assert [s.family for s in series] == ["readiness", "readiness", "readiness", "libuv", "asio"]
+
+
+def test_io_uring_options_split_a_workload_into_variants(tmp_path):
+    # Cells of io_uring with and without an option (params.server_args, e.g.
+    # --server-arg=--uring-send-zc) are different experiments: one chart each,
+    # titled by the flags, and the cells without any "server defaults".
+    cells = []
+    for strategy, family, args in (("epoll", "readiness", []),
+                                   ("io_uring", "completion", []),
+                                   ("io_uring", "completion", ["--uring-send-zc"]),
+                                   ("io_uring", "completion", ["--uring-recv-bundle"])):
+        cells.append({"id": f"{strategy}/bulk/c10/r{len(cells)}", "strategy": strategy,
+                      "family": family, "workload": "bulk", "connections": 10,
+                      "repetition": len(cells), "status": "ok",
+                      "params": {"message_size_bytes": 4096, "server_args": args},
+                      "metrics": {"requests_per_s": 1000.0 * (len(cells) + 1)}})
+    doc = fixture_doc()
+    doc["cells"] = cells
+    groups = group_cells(load_results(write_json(tmp_path, doc)).cells)
+    by_label = {g.label: g for g in groups}
+    assert set(by_label) == {"bulk · server defaults", "bulk · server --uring-send-zc",
+                             "bulk · server --uring-recv-bundle"}
+    assert by_label["bulk · server defaults"].strategies == ["epoll", "io_uring"]
+    zc = by_label["bulk · server --uring-send-zc"]
+    assert zc.strategies == ["io_uring"]
+    assert zc.point("io_uring", 10).stat("requests_per_s").median == 3000.0
+    assert len({g.slug for g in groups}) == 3

@@ -83,6 +83,10 @@ std::vector<Variant> variants() {
       out.push_back({name, {"--uring-taskrun", "coop"}, name + "_taskrun_coop"});
       out.push_back({name, {"--uring-taskrun", "none"}, name + "_taskrun_none"});
       out.push_back({name, {"--uring-fixed-files", "--uring-sqpoll"}, name + "_fixed_sqpoll"});
+      out.push_back({name, {"--uring-recv-bundle"}, name + "_recv_bundle"});
+      out.push_back({name, {"--uring-send-zc"}, name + "_send_zc"});
+      out.push_back({name, {"--uring-recv-bundle", "--uring-send-zc", "--uring-fixed-files"},
+                     name + "_bundle_zc_fixed"});
     } else if (runs_event_loops_per_thread(s)) {
       for (const char* t : {"1", "2"}) {
         out.push_back({name, {"--threads", t}, name + "_t" + t});
@@ -566,6 +570,8 @@ TEST(ServerStartup, UringOptionsAreCheckedAndReported) {
   const Bad bad[] = {
       {{"--strategy", "epoll", "--uring-fixed-files"}, "apply only to --strategy io_uring", true},
       {{"--strategy", "libuv", "--uring-taskrun", "coop"}, "apply only to --strategy io_uring", true},
+      {{"--strategy", "epoll", "--uring-recv-bundle"}, "apply only to --strategy io_uring", true},
+      {{"--strategy", "asio", "--uring-send-zc"}, "apply only to --strategy io_uring", true},
       {{"--strategy", "io_uring", "--uring-sqpoll", "--uring-taskrun", "defer"},
        "--uring-sqpoll cannot be combined with --uring-taskrun=defer", true},
       {{"--strategy", "io_uring", "--uring-taskrun", "sometimes"}, "--uring-taskrun", false},
@@ -594,6 +600,8 @@ TEST(ServerStartup, UringOptionsAreCheckedAndReported) {
   EXPECT_NE(server.ready_line().find(" fixed_files=on"), std::string::npos) << server.ready_line();
   EXPECT_NE(server.ready_line().find(" sqpoll=off"), std::string::npos) << server.ready_line();
   EXPECT_NE(server.ready_line().find(" taskrun=none"), std::string::npos) << server.ready_line();
+  EXPECT_NE(server.ready_line().find(" recv_bundle=off"), std::string::npos) << server.ready_line();
+  EXPECT_NE(server.ready_line().find(" send_zc=off"), std::string::npos) << server.ready_line();
   server.process().signal(SIGTERM);
   ASSERT_NE(server.process().wait(2s), -1) << "still running after SIGTERM";
   std::ifstream f(stats_path);
@@ -603,6 +611,10 @@ TEST(ServerStartup, UringOptionsAreCheckedAndReported) {
   EXPECT_EQ(stats["options"]["fixed_files"], "on") << stats.dump();
   EXPECT_EQ(stats["options"]["taskrun"], "none") << stats.dump();
   EXPECT_EQ(stats["options"]["recv"], "multishot") << stats.dump();
+  EXPECT_EQ(stats["options"]["send_zc"], "off") << stats.dump();
+  ASSERT_TRUE(stats["mechanism"].is_object()) << stats.dump();
+  EXPECT_EQ(stats["mechanism"]["recv_bundles"], 0) << stats.dump();
+  EXPECT_EQ(stats["mechanism"]["sends_zc"], 0) << stats.dump();
 }
 
 // --list-json: every strategy's family is one of the charts' families, and

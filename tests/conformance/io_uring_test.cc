@@ -1,6 +1,7 @@
 // io_uring-specific cases with the real binary (the cases every strategy
 // shares are in conformance_test.cc): how far its output bound overshoots
-// under clients that never read, and what a stop does to armed operations.
+// under clients that never read, what a stop does to armed operations, and
+// that --uring-recv-bundle and --uring-send-zc really change the mechanism.
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,9 +126,10 @@ struct Flood {
 };
 
 // `clients` connections write 64-byte lines for `length` and never read.
-Flood flood(const std::string& strategy, int clients, std::chrono::milliseconds length) {
+Flood flood(const std::string& strategy, int clients, std::chrono::milliseconds length,
+            const std::vector<std::string>& args = {}) {
   Flood f;
-  Server server(strategy);
+  Server server(strategy, args);
   EXPECT_TRUE(server.ok()) << strategy << ": no READY line; " << server.process().stderr_text();
   if (!server.ok()) return f;
   // Warm-up: 9 MiB through one connection, so that fixed costs that any
@@ -188,6 +191,153 @@ TEST(IoUring, OutputBoundHoldsWithClientsThatNeverRead) {
       << "io_uring queued far more than the 256 KiB bound per connection";
 }
 
+// The same bound with receive bundles (a receive asks for no more than the
+// room under the bound, however many buffers it fills) and with zero-copy
+// sends (the bytes of a send stay ours until its notification, and the
+// output queued behind it counts towards the bound as before).
+TEST(IoUring, OutputBoundHoldsWithBundlesAndZeroCopySends) {
+  if (sanitized()) GTEST_SKIP() << "memory figures mean nothing under " << MUXBENCH_SANITIZER;
+  raise_nofile_limit();
+  ignore_sigpipe();
+  constexpr int kClients = 50;
+  const Flood epoll = flood("epoll", kClients, 3s);
+  ASSERT_GT(epoll.growth_kb, 0);
+  for (const char* option : {"--uring-recv-bundle", "--uring-send-zc"}) {
+    const Flood uring = flood("io_uring", kClients, 3s, {option});
+    std::printf("peak RSS growth, %d clients that never read, 3 s: epoll %ld kB, io_uring %s %ld kB "
+                "(%llu bytes taken)\n",
+                kClients, epoll.growth_kb, option, uring.growth_kb,
+                static_cast<unsigned long long>(uring.sent));
+    EXPECT_LE(uring.growth_kb, 2 * epoll.growth_kb)
+        << option << ": io_uring queued far more than the 256 KiB bound per connection";
+  }
+}
+
+// Runs one io_uring server with `args`, feeds it `data` on one connection
+// (half-closed, the reply read to EOF and compared with the reference
+// model's), stops it, and returns its --stats. `skip` is set, with the
+// server's line, when the kernel does not take an option.
+nlohmann::json serve_once(const std::vector<std::string>& args, const std::string& data,
+                          std::string* skip) {
+  char tmpl[] = "/tmp/muxbench-uring-opt-XXXXXX";
+  const int fd = ::mkstemp(tmpl);
+  if (fd >= 0) ::close(fd);
+  const std::string stats = tmpl;
+  std::vector<std::string> all = args;
+  all.insert(all.end(), {"--stats", stats});
+  Server server("io_uring", all);
+  const std::string err = server.process().stderr_text();
+  if (!server.ok() && err.find("this kernel does not take it") != std::string::npos) {
+    *skip = err;
+    ::unlink(stats.c_str());
+    return {};
+  }
+  EXPECT_TRUE(server.ok()) << err;
+  if (!server.ok()) return {};
+  const int c = connect_loopback(server.port());
+  EXPECT_GE(c, 0);
+  if (c >= 0) {
+    const std::string got = exchange(c, data, 30s);
+    ::close(c);
+    EXPECT_EQ(got.size(), reference_reply(data, true).size());
+    EXPECT_TRUE(got == reference_reply(data, true)) << "the reply differs from the reference model";
+  }
+  server.process().signal(SIGTERM);
+  EXPECT_NE(server.process().wait(2s), -1) << "still running after SIGTERM";
+  std::ifstream f(stats);
+  auto j = nlohmann::json::parse(f, nullptr, false);
+  ::unlink(stats.c_str());
+  EXPECT_TRUE(j.is_object()) << "--stats file missing or invalid";
+  EXPECT_EQ(server.process().stderr_text().find("in flight at exit"), std::string::npos)
+      << server.process().stderr_text();
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+// Lines of 1 to 20,000 bytes, pipelined: 2 MiB whose line ends fall
+// anywhere in the 8 KiB provided buffers, so that lines are split across
+// the buffers of one bundle and across bundles.
+std::string ragged_lines() {
+  std::mt19937 rng(16);
+  std::uniform_int_distribution<int> len(0, 20000);
+  std::uniform_int_distribution<int> ch('a', 'z');
+  std::string s;
+  while (s.size() < 2 * 1024 * 1024) {
+    const int n = len(rng);
+    for (int i = 0; i < n; ++i) s.push_back(static_cast<char>(ch(rng)));
+    s.push_back('\n');
+  }
+  return s;
+}
+
+std::uint64_t mech(const nlohmann::json& stats, const char* key) {
+  const auto& m = stats.value("mechanism", nlohmann::json::object());
+  return m.contains(key) ? m[key].get<std::uint64_t>() : 0;
+}
+
+// --uring-recv-bundle is in effect: completions fill several buffers (a
+// 64 KiB loopback segment alone fills eight), the bytes come out right
+// wherever a line crosses a buffer, and without the flag every completion
+// fills exactly one.
+TEST(IoUring, RecvBundlesFillSeveralBuffersAndKeepLinesWhole) {
+  raise_nofile_limit();
+  ignore_sigpipe();
+  const std::string data = ragged_lines();
+  std::string skip;
+  const auto on = serve_once({"--uring-recv-bundle"}, data, &skip);
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  const auto off = serve_once({}, data, &skip);
+  std::printf("bundles: %llu completions, %llu buffers, %llu with more than one; without: %llu "
+              "completions, %llu buffers\n",
+              static_cast<unsigned long long>(mech(on, "recv_completions")),
+              static_cast<unsigned long long>(mech(on, "recv_buffers")),
+              static_cast<unsigned long long>(mech(on, "recv_bundles")),
+              static_cast<unsigned long long>(mech(off, "recv_completions")),
+              static_cast<unsigned long long>(mech(off, "recv_buffers")));
+  EXPECT_EQ(on["options"]["recv_bundle"], "on") << on.dump();
+  EXPECT_EQ(on["options"]["recv"], "bundle") << on.dump();
+  EXPECT_GT(mech(on, "recv_bundles"), 0u) << on.dump();
+  EXPECT_GT(mech(on, "recv_buffers"), mech(on, "recv_completions")) << on.dump();
+  EXPECT_EQ(mech(on, "recv_bundle_lost"), 0u) << on.dump();
+  EXPECT_EQ(on["counters"]["bytes_in"], data.size()) << on.dump();
+  EXPECT_EQ(off["options"]["recv_bundle"], "off") << off.dump();
+  EXPECT_EQ(mech(off, "recv_bundles"), 0u) << off.dump();
+  EXPECT_EQ(mech(off, "recv_buffers"), mech(off, "recv_completions")) << off.dump();
+}
+
+// --uring-send-zc is in effect: every send is a zero-copy one and its bytes
+// are released by a notification (on loopback the kernel copies them after
+// all, which the notifications report); without the flag there are none.
+TEST(IoUring, ZeroCopySendsAreReleasedByNotifications) {
+  raise_nofile_limit();
+  ignore_sigpipe();
+  const std::string data = ragged_lines();
+  std::string skip;
+  const auto on = serve_once({"--uring-send-zc"}, data, &skip);
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  const auto off = serve_once({}, data, &skip);
+  std::printf("zero-copy: %llu sends, %llu zero-copy, %llu notifications (%llu copied after "
+              "all), %llu unreleased at exit; without: %llu sends\n",
+              static_cast<unsigned long long>(mech(on, "sends")),
+              static_cast<unsigned long long>(mech(on, "sends_zc")),
+              static_cast<unsigned long long>(mech(on, "send_zc_notifs")),
+              static_cast<unsigned long long>(mech(on, "send_zc_copied")),
+              static_cast<unsigned long long>(mech(on, "send_zc_unreleased_at_exit")),
+              static_cast<unsigned long long>(mech(off, "sends")));
+  EXPECT_EQ(on["options"]["send_zc"], "on") << on.dump();
+  EXPECT_GT(mech(on, "sends"), 0u) << on.dump();
+  EXPECT_EQ(mech(on, "sends_zc"), mech(on, "sends")) << on.dump();
+  EXPECT_GT(mech(on, "send_zc_notifs"), 0u) << on.dump();
+  // A notification per zero-copy send, unless the stop left one to the kernel.
+  EXPECT_EQ(mech(on, "send_zc_notifs") + mech(on, "send_zc_unreleased_at_exit"),
+            mech(on, "sends_zc"))
+      << on.dump();
+  EXPECT_EQ(on["counters"]["bytes_out"], reference_reply(data, true).size()) << on.dump();
+  EXPECT_EQ(off["options"]["send_zc"], "off") << off.dump();
+  EXPECT_GT(mech(off, "sends"), 0u) << off.dump();
+  EXPECT_EQ(mech(off, "sends_zc"), 0u) << off.dump();
+  EXPECT_EQ(mech(off, "send_zc_notifs"), 0u) << off.dump();
+}
+
 // Sets environment variables for the servers this test spawns, and restores
 // them afterwards.
 class ScopedEnv {
@@ -216,10 +366,29 @@ class ScopedEnv {
   std::vector<Saved> saved_;
 };
 
+// Receive bundles take their buffers from the provided-buffer ring: where
+// it is off (the single-shot fallback, forced here), --uring-recv-bundle is
+// one clear line and exit 1, not a server quietly running without bundles.
+TEST(IoUring, RecvBundleWithoutTheBufferRingIsOneClearError) {
+  ScopedEnv env;
+  env.set("MUXBENCH_IO_URING_SINGLESHOT", "1");
+  Process p({bin_dir() + "/muxbench-server", "--strategy", "io_uring", "--port", "0",
+             "--uring-recv-bundle"});
+  const int status = p.wait(5s);
+  ASSERT_NE(status, -1) << "still running";
+  const std::string err = p.stderr_text();
+  if (err.find("this kernel does not take it") != std::string::npos) GTEST_SKIP() << err;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "wait status " << status;
+  EXPECT_NE(err.find("--uring-recv-bundle needs the provided-buffer ring"), std::string::npos)
+      << err;
+  EXPECT_EQ(p.read_all(1s), "") << "printed something on stdout (a READY line?)";
+}
+
 struct StopVariant {
   std::string label;
   bool singleshot;        // MUXBENCH_IO_URING_SINGLESHOT=1: recv into per-connection buffers
   bool no_defer_taskrun;  // MUXBENCH_IO_URING_NO_DEFER_TASKRUN=1: task work as before 6.1
+  std::vector<std::string> args = {};  // io_uring options
 };
 
 void PrintTo(const StopVariant& v, std::ostream* os) {
@@ -244,7 +413,10 @@ class IoUringStop : public ::testing::TestWithParam<StopVariant> {};
 // the work runs on any return to user space (the NO_DEFER_TASKRUN variants
 // reproduce this). Against the code that freed first, 10 runs of those
 // variants under ASan all passed. A recv writing into a freed buffer is
-// invisible from outside.
+// invisible from outside. With --uring-send-zc the bytes of a send stay the
+// kernel's until its notification, after the send has completed: a stop
+// closes such a connection but never frees them, and a reply byte from
+// freed memory would show here the same way.
 TEST_P(IoUringStop, SigtermWithArmedOperationsExitsCleanly) {
   raise_nofile_limit();
   ignore_sigpipe();
@@ -267,7 +439,13 @@ TEST_P(IoUringStop, SigtermWithArmedOperationsExitsCleanly) {
     ~Unlink() { ::unlink(path.c_str()); }
   } unlink_stats{stats};
 
-  Server server("io_uring", {"--stats", stats});
+  std::vector<std::string> args = v.args;
+  args.insert(args.end(), {"--stats", stats});
+  Server server("io_uring", args);
+  if (!server.ok() &&
+      server.process().stderr_text().find("this kernel does not take it") != std::string::npos) {
+    GTEST_SKIP() << server.process().stderr_text();
+  }
   ASSERT_TRUE(server.ok()) << server.process().stderr_text();
   constexpr int kHogs = 100;
   constexpr int kIdle = 100;
@@ -358,7 +536,12 @@ INSTANTIATE_TEST_SUITE_P(Modes, IoUringStop,
                          ::testing::Values(StopVariant{"multishot", false, false},
                                            StopVariant{"multishot_no_defer_taskrun", false, true},
                                            StopVariant{"singleshot", true, false},
-                                           StopVariant{"singleshot_no_defer_taskrun", true, true}),
+                                           StopVariant{"singleshot_no_defer_taskrun", true, true},
+                                           StopVariant{"recv_bundle", false, false,
+                                                       {"--uring-recv-bundle"}},
+                                           StopVariant{"send_zc", false, false, {"--uring-send-zc"}},
+                                           StopVariant{"send_zc_no_defer_taskrun", false, true,
+                                                       {"--uring-send-zc"}}),
                          [](const ::testing::TestParamInfo<StopVariant>& p) {
                            return p.param.label;
                          });
