@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -57,6 +58,7 @@ std::optional<std::vector<StrategyInfo>> load_strategies(const std::string& serv
       info.summary = s.value("summary", "");
       info.default_threads = s.value("default_threads", 0);
       info.takes_threads = s.value("takes_threads", false);
+      if (s.contains("library") && s["library"].is_string()) info.library = s["library"];
       out.push_back(std::move(info));
     }
   } catch (const std::exception& e) {
@@ -69,6 +71,14 @@ std::optional<std::vector<StrategyInfo>> load_strategies(const std::string& serv
   if (out.empty()) {
     *err = server_path + " --list-json lists no strategy";
     return std::nullopt;
+  }
+  return out;
+}
+
+std::vector<std::string> family_names(const std::vector<StrategyInfo>& catalog) {
+  std::vector<std::string> out;
+  for (const auto& st : catalog) {
+    if (std::find(out.begin(), out.end(), st.family) == out.end()) out.push_back(st.family);
   }
   return out;
 }
@@ -94,6 +104,11 @@ const WorkloadInfo* find_workload(const std::string& name) {
     if (name == w.name) return &w;
   }
   return nullptr;
+}
+
+bool is_open_loop(const std::string& workload) {
+  const WorkloadInfo* w = find_workload(workload);
+  return w != nullptr && w->rate_per_s > 0;
 }
 
 std::string workload_names() {

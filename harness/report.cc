@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "catalog.h"
+
 namespace muxbench::harness {
 namespace {
 
@@ -108,7 +110,7 @@ std::string metric_text(const std::vector<const json*>& ok, TableMetric what) {
 const char* metric_caption(TableMetric what, const std::string& workload) {
   switch (what) {
     case TableMetric::kRequests:
-      return workload == "rate" ? "achieved requests/s and p99 latency (corrected for coordinated omission)"
+      return is_open_loop(workload) ? "achieved requests/s and p99 latency (corrected for coordinated omission)"
                                 : "requests/s and p99 latency";
     case TableMetric::kLatency:
       return "latency p50/p99/p99.9";

@@ -440,9 +440,12 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
 
 CommandMain setup_run(CLI::App& sub) {
   auto o = std::make_shared<RunOpts>();
-  sub.add_option("--suite", o->suite, "A built-in suite (smoke, default, c10k) or a suite JSON file (default: default)");
+  std::string suites;
+  for (const auto& [name, text] : builtin_suites()) suites += (suites.empty() ? "" : ", ") + name;
+  sub.add_option("--suite", o->suite,
+                 "A built-in suite (" + suites + ") or a suite JSON file (default: default)");
   sub.add_option("--strategies", o->strategies, "Comma-separated strategies, or all (overrides the suite)");
-  sub.add_option("--workloads", o->workloads, "Comma-separated workloads: pingpong, idle, churn, bulk, rate");
+  sub.add_option("--workloads", o->workloads, "Comma-separated workloads: " + workload_names());
   sub.add_option("--connections", o->connections, "Comma-separated connection counts, for every workload");
   sub.add_option("--repeat", o->repeat, "Repetitions of every cell, interleaved across strategies");
   sub.add_option("--duration", o->duration, "Seconds measured per cell");

@@ -77,8 +77,19 @@ std::vector<std::string> workload_name_list() {
   return names;
 }
 
-const std::vector<std::string> kFamilies = {"blocking", "readiness", "libevent", "libuv", "asio",
-                                            "completion"};
+// The names of the workloads that satisfy `pred`, for "applies only to" lines.
+std::string workload_names_where(bool (*pred)(const WorkloadInfo&)) {
+  std::string s;
+  for (const auto& w : workloads()) {
+    if (!pred(w)) continue;
+    if (!s.empty()) s += ", ";
+    s += w.name;
+  }
+  return s;
+}
+
+bool keeps_some_idle(const WorkloadInfo& w) { return w.active != 0; }
+bool is_open_loop(const WorkloadInfo& w) { return w.rate_per_s > 0; }
 
 std::string cpu_list(const json& v, const std::string& path) {
   if (v.is_null()) return "";
@@ -95,11 +106,14 @@ WorkloadParams parse_workload_params(const json& v, const std::string& path,
   check_keys(v, path, {"connections", "active", "message_size_bytes", "pipeline", "rate_per_s",
                        "duration_s", "warmup_s"});
   WorkloadParams p;
+  const WorkloadInfo& info = *find_workload(workload);
   if (v.contains("connections")) p.connections = get_connections(v["connections"], path + ".connections");
   if (v.contains("active")) {
-    if (workload != "idle") {
-      fail(path + ".active", v["active"], "is not allowed here; allowed: 'active' applies to the idle "
-                                          "workload only (the others keep every connection busy)");
+    if (!keeps_some_idle(info)) {
+      fail(path + ".active", v["active"],
+           "is not allowed here; allowed: 'active' applies only to the workloads that keep some "
+           "connections idle: " + workload_names_where(keeps_some_idle) +
+               " (the others keep every connection busy)");
     }
     p.active = get_int(v["active"], path + ".active", 1, 100000, kConnAllowed);
   }
@@ -111,9 +125,10 @@ WorkloadParams parse_workload_params(const json& v, const std::string& path,
     p.pipeline = get_int(v["pipeline"], path + ".pipeline", 1, 1024, "an integer from 1 to 1024");
   }
   if (v.contains("rate_per_s")) {
-    if (workload != "rate") {
+    if (!is_open_loop(info)) {
       fail(path + ".rate_per_s", v["rate_per_s"],
-           "is not allowed here; allowed: 'rate_per_s' applies to the rate workload only");
+           "is not allowed here; allowed: 'rate_per_s' applies only to the open-loop workloads: " +
+               workload_names_where(is_open_loop));
     }
     p.rate_per_s = get_number(v["rate_per_s"], path + ".rate_per_s", 1, 10000000,
                               "a total request rate from 1 to 10000000 per second");
@@ -127,7 +142,8 @@ WorkloadParams parse_workload_params(const json& v, const std::string& path,
   return p;
 }
 
-SkipRule parse_skip_rule(const json& v, const std::string& path) {
+SkipRule parse_skip_rule(const json& v, const std::string& path,
+                         const std::vector<StrategyInfo>& catalog) {
   const char* allowed_keys =
       "an object with keys strategies, families, workloads, connections_above, active_above, reason";
   require_object(v, path, allowed_keys);
@@ -138,7 +154,8 @@ SkipRule parse_skip_rule(const json& v, const std::string& path) {
     r.strategies = get_name_list(v["strategies"], path + ".strategies", {}, "strategy", false);
   }
   if (v.contains("families")) {
-    r.families = get_name_list(v["families"], path + ".families", kFamilies, "family", true);
+    r.families = get_name_list(v["families"], path + ".families", family_names(catalog), "family",
+                               true);
   }
   if (v.contains("workloads")) {
     r.workloads = get_name_list(v["workloads"], path + ".workloads", workload_name_list(),
@@ -348,7 +365,7 @@ Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
     const json& sk = j["skip"];
     if (!sk.is_array()) fail("suite.skip", sk, "is not a list; allowed: a list of skip rules");
     for (std::size_t i = 0; i < sk.size(); ++i) {
-      s.skip.push_back(parse_skip_rule(sk[i], "suite.skip[" + std::to_string(i) + "]"));
+      s.skip.push_back(parse_skip_rule(sk[i], "suite.skip[" + std::to_string(i) + "]", catalog));
     }
   }
   check_connections_present(s);

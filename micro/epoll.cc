@@ -80,6 +80,6 @@ void registration(benchmark::State& state, int n) {
 
 }  // namespace
 
-const Mechanism kEpoll = {"epoll", false, dispatch, registration};
+const Mechanism kEpoll = {"epoll", "readiness", false, dispatch, registration};
 
 }  // namespace muxbench::micro

@@ -79,6 +79,6 @@ void registration(benchmark::State& state, int n) {
 
 }  // namespace
 
-const Mechanism kEpollEdge = {"epoll-et", false, dispatch, registration};
+const Mechanism kEpollEdge = {"epoll-et", "readiness", false, dispatch, registration};
 
 }  // namespace muxbench::micro

@@ -23,6 +23,10 @@ struct Mechanism {
   // and "BM_Register/<mechanism>/<N>", hence the JSON key and the plot legend.
   const char* name;
 
+  // The strategy family it belongs to (as in muxbench-server --list-json),
+  // hence its colour family in the charts: "readiness", "libevent", ...
+  const char* family;
+
   // True when every watched descriptor must be below FD_SETSIZE (select() and
   // libevent's select backend); main.cc registers only the N that fit.
   bool fd_setsize_bound;

@@ -245,12 +245,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy bufferevent_strategy = {
-    "bufferevent",
-    "libevent",
-    "libevent bufferevents + evconnlistener, one thread: libevent does the I/O",
-    0,
-    false,
-    run,
+    .name = "bufferevent",
+    .family = "libevent",
+    .summary = "libevent bufferevents + evconnlistener, one thread: libevent does the I/O",
+    .run = run,
 };
 
 }  // namespace muxbench::server

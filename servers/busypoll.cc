@@ -79,8 +79,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy busypoll_strategy = {
-    "busypoll", "readiness",
-    "non-blocking sockets polled in a spin loop (the chapter's bad example)", 0, false, run,
+    .name = "busypoll",
+    .family = "readiness",
+    .summary = "non-blocking sockets polled in a spin loop (the chapter's bad example)",
+    .run = run,
 };
 
 }  // namespace muxbench::server

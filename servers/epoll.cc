@@ -134,7 +134,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy epoll_strategy = {
-    "epoll", "readiness", "level-triggered epoll, one thread: O(ready) per wait", 0, false, run,
+    .name = "epoll",
+    .family = "readiness",
+    .summary = "level-triggered epoll, one thread: O(ready) per wait",
+    .run = run,
 };
 
 }  // namespace muxbench::server

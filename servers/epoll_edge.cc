@@ -204,12 +204,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy epoll_edge_strategy = {
-    "epoll-et",
-    "readiness",
-    "edge-triggered epoll, one thread: registered once, capped turns + ready list",
-    0,
-    false,
-    run,
+    .name = "epoll-et",
+    .family = "readiness",
+    .summary = "edge-triggered epoll, one thread: registered once, capped turns + ready list",
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -199,12 +199,12 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy epoll_exclusive_strategy = {
-    "epoll-exclusive",
-    "readiness",
-    "one epoll loop per thread sharing one listener with EPOLLEXCLUSIVE (wake-one)",
-    -1,
-    false,
-    run,
+    .name = "epoll-exclusive",
+    .family = "readiness",
+    .summary = "one epoll loop per thread sharing one listener with EPOLLEXCLUSIVE (wake-one)",
+    .default_threads = -1,
+    .threads = Threads::kLoops,
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -264,12 +264,13 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy epoll_handoff_strategy = {
-    "epoll-handoff",
-    "readiness",
-    "an acceptor thread hands connections round-robin to N epoll loops over pipes (memcached)",
-    -1,
-    false,
-    run,
+    .name = "epoll-handoff",
+    .family = "readiness",
+    .summary = "an acceptor thread hands connections round-robin to N epoll loops "
+               "over pipes (memcached)",
+    .default_threads = -1,
+    .threads = Threads::kLoops,
+    .run = run,
 };
 
 }  // namespace muxbench::server

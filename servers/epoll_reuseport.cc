@@ -189,12 +189,13 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy epoll_reuseport_strategy = {
-    "epoll-reuseport",
-    "readiness",
-    "one epoll loop per thread, each with its own SO_REUSEPORT listener",
-    -1,
-    true,
-    run,
+    .name = "epoll-reuseport",
+    .family = "readiness",
+    .summary = "one epoll loop per thread, each with its own SO_REUSEPORT listener",
+    .default_threads = -1,
+    .threads = Threads::kLoops,
+    .reuseport_listener = true,
+    .run = run,
 };
 
 }  // namespace muxbench::server

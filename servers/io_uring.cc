@@ -810,15 +810,35 @@ int run(Context& ctx) {
   return 0;
 }
 
+constexpr const char* kOptions[] = {"--uring-fixed-files", "--uring-sqpoll", "--uring-taskrun"};
+
+// The default start plus each option that changes the mechanism; a kernel
+// that lacks one makes that start fail, saying so.
+constexpr Mode kModes[] = {
+    {"fixed_files", "--uring-fixed-files"},   {"sqpoll", "--uring-sqpoll"},
+    {"taskrun_coop", "--uring-taskrun coop"}, {"taskrun_none", "--uring-taskrun none"},
+    {"fixed_sqpoll", "--uring-fixed-files --uring-sqpoll"},
+};
+
+std::string check_options(const Options& opt) {
+  if (opt.uring_sqpoll && (opt.uring_taskrun == "defer" || opt.uring_taskrun == "coop")) {
+    return "--uring-sqpoll cannot be combined with --uring-taskrun=" + opt.uring_taskrun +
+           " (the kernel refuses task-run flags with SQPOLL); use --uring-taskrun=none or leave "
+           "it out";
+  }
+  return "";
+}
+
 }  // namespace
 
 extern const Strategy io_uring_strategy = {
-    "io_uring",
-    "completion",
-    "io_uring, one thread: multishot accept/recv, provided buffers, one send in flight",
-    0,
-    false,
-    run,
+    .name = "io_uring",
+    .family = "completion",
+    .summary = "io_uring, one thread: multishot accept/recv, provided buffers, one send in flight",
+    .options = kOptions,
+    .modes = kModes,
+    .check_options = check_options,
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -200,15 +200,18 @@ int run(Context& ctx) {
   return rc;
 }
 
+// The wait mechanisms --backend forces (libevent's own names). select: see
+// the header comment.
+constexpr Backend kBackends[] = {{"select", kFdSetsize}, {"poll"}, {"epoll"}};
+
 }  // namespace
 
 extern const Strategy libevent_strategy = {
-    "libevent",
-    "libevent",
-    "libevent event_new/event_add (EV_PERSIST), one thread; --backend select|poll|epoll",
-    0,
-    false,
-    run,
+    .name = "libevent",
+    .family = "libevent",
+    .summary = "libevent event_new/event_add (EV_PERSIST), one thread; --backend select|poll|epoll",
+    .backends = kBackends,
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -319,13 +319,13 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy libevent_handoff_strategy = {
-    "libevent-handoff",
-    "libevent",
-    "memcached's model: an acceptor event_base hands connections round-robin to N worker "
-    "event_bases over pipes",
-    -1,
-    false,
-    run,
+    .name = "libevent-handoff",
+    .family = "libevent",
+    .summary = "memcached's model: an acceptor event_base hands connections "
+               "round-robin to N worker event_bases over pipes",
+    .default_threads = -1,
+    .threads = Threads::kLoops,
+    .run = run,
 };
 
 }  // namespace muxbench::server

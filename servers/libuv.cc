@@ -262,8 +262,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy libuv_strategy = {
-    "libuv", "libuv", "libuv uv_tcp_t: uv_listen, uv_read_start, uv_try_write/uv_write; one loop",
-    0,       false,   run,
+    .name = "libuv",
+    .family = "libuv",
+    .summary = "libuv uv_tcp_t: uv_listen, uv_read_start, uv_try_write/uv_write; one loop",
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -155,32 +155,135 @@ int cpu_count() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-std::string threaded_strategy_names() {
+std::string strategy_names_where(bool (*pred)(const Strategy&, std::string_view),
+                                 std::string_view arg) {
   std::string s;
   for (const Strategy* st : strategies()) {
-    if (st->default_threads == 0) continue;
+    if (!pred(*st, arg)) continue;
     if (!s.empty()) s += ", ";
     s += st->name;
   }
   return s;
 }
 
+bool takes_threads(const Strategy& st, std::string_view) { return st.threads != Threads::kNone; }
+
+// Whether a strategy takes a strategy-only option ("--backend", "--uring-sqpoll").
+bool takes_option(const Strategy& st, std::string_view option) {
+  if (option == "--backend") return !st.backends.empty();
+  for (const char* o : st.options) {
+    if (option == o) return true;
+  }
+  return false;
+}
+
+// The strategy-only options given on this command line.
+std::vector<std::string_view> strategy_options_given(const Options& opt) {
+  std::vector<std::string_view> out;
+  if (!opt.backend.empty()) out.push_back("--backend");
+  if (opt.uring_fixed_files) out.push_back("--uring-fixed-files");
+  if (opt.uring_sqpoll) out.push_back("--uring-sqpoll");
+  if (!opt.uring_taskrun.empty()) out.push_back("--uring-taskrun");
+  return out;
+}
+
+// Every --backend value some strategy takes, for the CLI's own check.
+std::vector<std::string> all_backends() {
+  std::vector<std::string> out;
+  for (const Strategy* st : strategies()) {
+    for (const Backend& b : st->backends) {
+      if (std::find(out.begin(), out.end(), b.name) == out.end()) out.emplace_back(b.name);
+    }
+  }
+  return out;
+}
+
+// The options given, checked against the strategy's registry entry: "" when
+// they are fine, else the one-line complaint (exit 2).
+std::string check_options(const Strategy& st, const Options& opt) {
+  for (std::string_view option : strategy_options_given(opt)) {
+    if (!takes_option(st, option)) {
+      return std::string(option) + " applies only to --strategy " +
+             strategy_names_where(takes_option, option);
+    }
+  }
+  if (!opt.backend.empty()) {
+    bool known = false;
+    std::string names;
+    for (const Backend& b : st.backends) {
+      known = known || opt.backend == b.name;
+      names += names.empty() ? b.name : std::string(", ") + b.name;
+    }
+    if (!known) {
+      return "--backend " + opt.backend + " is not a backend of --strategy " + st.name +
+             "; allowed: " + names;
+    }
+  }
+  if (opt.threads != 0 && st.threads == Threads::kNone) {
+    return std::string("--threads does not apply to --strategy ") + st.name +
+           " (one thread by design); strategies that take it: " +
+           strategy_names_where(takes_threads, "");
+  }
+  return st.check_options != nullptr ? st.check_options(opt) : "";
+}
+
+nlohmann::json limits_json(unsigned limits) {
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t bit = 0; bit < std::size(kLimitNames); ++bit) {
+    if ((limits & (1u << bit)) != 0) out.push_back(kLimitNames[bit]);
+  }
+  return out;
+}
+
+nlohmann::json split_args(const char* args) {
+  nlohmann::json out = nlohmann::json::array();
+  std::string word;
+  for (const char* p = args;; ++p) {
+    if (*p == ' ' || *p == '\0') {
+      if (!word.empty()) out.push_back(word);
+      word.clear();
+      if (*p == '\0') break;
+    } else {
+      word += *p;
+    }
+  }
+  return out;
+}
+
+// One strategy's --list-json entry (docs/strategies.md, "What --list-json says").
+nlohmann::json strategy_json(const Strategy& st) {
+  const Family* fam = find_family(st.family);
+  const char* lib = fam != nullptr ? fam->library : nullptr;
+  const std::string version = lib != nullptr ? library_version(lib) : "";
+  static const char* const kThreads[] = {nullptr, "loops", "pool"};
+  const char* threads = kThreads[static_cast<int>(st.threads)];
+  nlohmann::json backends = nlohmann::json::array();
+  for (const Backend& b : st.backends) {
+    backends.push_back({{"name", b.name}, {"limits", limits_json(st.limits | b.limits)}});
+  }
+  nlohmann::json modes = nlohmann::json::array();
+  for (const Mode& m : st.modes) modes.push_back({{"name", m.name}, {"args", split_args(m.args)}});
+  nlohmann::json options = nlohmann::json::array();
+  if (!st.backends.empty()) options.push_back("--backend");
+  for (const char* o : st.options) options.push_back(o);
+  return {{"name", st.name},
+          {"family", st.family},
+          {"summary", st.summary},
+          {"default_threads", st.default_threads < 0 ? cpu_count() : st.default_threads},
+          {"takes_threads", st.threads != Threads::kNone},
+          {"threads", threads != nullptr ? nlohmann::json(threads) : nlohmann::json(nullptr)},
+          {"limits", limits_json(st.limits)},
+          {"backends", backends},
+          {"options", options},
+          {"modes", modes},
+          {"library", lib != nullptr ? nlohmann::json(lib) : nlohmann::json(nullptr)},
+          {"library_version", version.empty() ? nlohmann::json(nullptr) : nlohmann::json(version)}};
+}
+
 void print_list(bool as_json) {
   if (as_json) {
     nlohmann::json arr = nlohmann::json::array();
-    for (const Strategy* st : strategies()) {
-      const Family* fam = find_family(st->family);
-      const char* lib = fam != nullptr ? fam->library : nullptr;
-      std::string version = lib != nullptr ? library_version(lib) : "";
-      arr.push_back({{"name", st->name},
-                     {"family", st->family},
-                     {"summary", st->summary},
-                     {"default_threads", st->default_threads < 0 ? cpu_count() : st->default_threads},
-                     {"takes_threads", st->default_threads != 0},
-                     {"library", lib != nullptr ? nlohmann::json(lib) : nlohmann::json(nullptr)},
-                     {"library_version",
-                      version.empty() ? nlohmann::json(nullptr) : nlohmann::json(version)}});
-    }
+    for (const Strategy* st : strategies()) arr.push_back(strategy_json(*st));
     std::printf("%s\n", arr.dump(2).c_str());
     return;
   }
@@ -278,15 +381,18 @@ int main(int argc, char** argv) {
   app.add_flag("--list", list, "List the strategies and exit");
   app.add_flag("--list-json", list_json, "List the strategies as JSON and exit");
   app.add_option("--strategy", opt.strategy, "I/O strategy: " + strategy_names());
-  app.add_option("--port", opt.port, "TCP port; 0 picks an ephemeral one (default 40713)")
+  app.add_option("--port", opt.port, "TCP port; 0 picks an ephemeral one (default " + std::to_string(kDefaultPort) + ")")
       ->check(CLI::Range(0, 65535));
   app.add_option("--bind", opt.bind, "Local address to listen on: IPv4, IPv6, 0.0.0.0 or :: (default 127.0.0.1)");
   app.add_option("--threads", opt.threads,
-                 "Threads (threadpool: pool size, default 64; the multi-loop strategies, e.g. "
-                 "epoll-reuseport, epoll-exclusive, epoll-handoff: event loops, default = CPUs)")
+                 "Threads, for the strategies that take them (--list-json 'threads': loops = event "
+                 "loops, default one per CPU; pool = workers): " +
+                     strategy_names_where(takes_threads, ""))
       ->check(CLI::Range(1, 4096));
-  app.add_option("--backend", opt.backend, "libevent strategy only: select, poll or epoll")
-      ->check(CLI::IsMember({"select", "poll", "epoll"}));
+  app.add_option("--backend", opt.backend,
+                 "The wait mechanism of a strategy that has backends (--list-json: backends): " +
+                     strategy_names_where(takes_option, "--backend"))
+      ->check(CLI::IsMember(all_backends()));
   app.add_flag("--uring-fixed-files", opt.uring_fixed_files,
                "io_uring strategy only: registered (fixed) file table, direct accept, "
                "IOSQE_FIXED_FILE (Linux 5.19+)");
@@ -329,28 +435,8 @@ int main(int argc, char** argv) {
                  opt.strategy.c_str(), strategy_names().c_str());
     return 2;
   }
-  if (!opt.backend.empty() && opt.strategy != "libevent") {
-    std::fprintf(stderr, "muxbench-server: --backend applies only to --strategy libevent\n");
-    return 2;
-  }
-  const bool uring_opts = opt.uring_fixed_files || opt.uring_sqpoll || !opt.uring_taskrun.empty();
-  if (uring_opts && opt.strategy != "io_uring") {
-    std::fprintf(stderr, "muxbench-server: --uring-fixed-files, --uring-sqpoll and --uring-taskrun "
-                         "apply only to --strategy io_uring\n");
-    return 2;
-  }
-  if (opt.uring_sqpoll && (opt.uring_taskrun == "defer" || opt.uring_taskrun == "coop")) {
-    std::fprintf(stderr, "muxbench-server: --uring-sqpoll cannot be combined with "
-                         "--uring-taskrun=%s (the kernel refuses task-run flags with SQPOLL); "
-                         "use --uring-taskrun=none or leave it out\n",
-                 opt.uring_taskrun.c_str());
-    return 2;
-  }
-  if (opt.threads != 0 && st->default_threads == 0) {
-    std::fprintf(stderr,
-                 "muxbench-server: --threads does not apply to --strategy %s (one thread by "
-                 "design); strategies that take it: %s\n",
-                 st->name, threaded_strategy_names().c_str());
+  if (std::string complaint = check_options(*st, opt); !complaint.empty()) {
+    std::fprintf(stderr, "muxbench-server: %s\n", complaint.c_str());
     return 2;
   }
   int threads = opt.threads;

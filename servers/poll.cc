@@ -110,8 +110,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy poll_strategy = {
-    "poll", "readiness", "poll(), one thread: O(connections) per call, no FD_SETSIZE cap", 0, false,
-    run,
+    .name = "poll",
+    .family = "readiness",
+    .summary = "poll(), one thread: O(connections) per call, no FD_SETSIZE cap",
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -129,8 +129,11 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy select_strategy = {
-    "select", "readiness", "select(), one thread: O(maxfd) per call, fds < FD_SETSIZE only", 0,
-    false, run,
+    .name = "select",
+    .family = "readiness",
+    .summary = "select(), one thread: O(maxfd) per call, fds < FD_SETSIZE only",
+    .limits = kFdSetsize,
+    .run = run,
 };
 
 }  // namespace muxbench::server

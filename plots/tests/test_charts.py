@@ -8,7 +8,7 @@ from matplotlib.colors import to_hex
 
 from helpers import fixture, fixture_doc, write_json
 from muxbench_plots import charts as ch
-from muxbench_plots import spectrum, style
+from muxbench_plots import registry, spectrum, style
 from muxbench_plots.aggregate import group_cells
 from muxbench_plots.cli import build
 from muxbench_plots.inputs import histogram_buckets, load_compare, load_micro, load_results
@@ -146,7 +146,11 @@ def test_style_is_stable_and_has_fallbacks():
 
 
 def test_new_families_and_thread_series():
-    assert style.FAMILIES == ("blocking", "readiness", "libevent", "libuv", "asio", "completion")
+    # The families are the registry's (docs/registry.json, from the binaries'
+    # exports), each with a look of its own.
+    assert style.FAMILIES == registry.FAMILIES
+    assert set(style.FAMILIES) <= set(style._FAMILY_LOOK)
+    assert "readiness" in style.FAMILIES and "epoll" in style.KNOWN_STRATEGIES["readiness"]
     assert style.family_of("libuv") == "libuv" and style.family_of("asio") == "asio"
     assert style.family_of("epoll-handoff") == "readiness"
     assert style.family_of("libevent-handoff") == "libevent"
