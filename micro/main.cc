@@ -24,7 +24,7 @@ namespace {
 
 // The mechanisms, in the order the results list them.
 const Mechanism* const kMechanisms[] = {
-    &kSelect,      &kPoll,           &kEpoll,        &kEpollEdge,
+    &kSelect,      &kPoll,           &kEpoll,        &kEpollEt,
     &kIoUringPoll, &kLibeventSelect, &kLibeventPoll, &kLibeventEpoll,
     &kLibuv,       &kAsio,
 };

@@ -52,7 +52,7 @@ struct Loop {
   int listen_fd = -1;
   Counters c;
   AcceptGuard acceptor;
-  std::vector<std::unique_ptr<BConn>> conns;  // indexed by fd
+  FdTable<BConn> conns;
 
   void close_conn(BConn& bc) {
     // Output still queued (reset peer, stop) was not sent.
@@ -60,7 +60,7 @@ struct Loop {
     int fd = bc.conn.fd;
     bufferevent_free(bc.bev);  // BEV_OPT_CLOSE_ON_FREE: closes fd
     ++c.closed;
-    conns[static_cast<std::size_t>(fd)].reset();
+    conns.erase(fd);
   }
 
   void add_conn(int fd);
@@ -164,8 +164,7 @@ void Loop::add_conn(int fd) {
     ++c.closed;
     return;
   }
-  if (conns.size() <= static_cast<std::size_t>(fd)) conns.resize(fd + 1024);
-  conns[static_cast<std::size_t>(fd)] = std::move(bc);
+  conns.put(fd, std::move(bc));
 }
 
 void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
@@ -232,9 +231,7 @@ int run(Context& ctx) {
     rc = 1;
   }
 
-  for (auto& bc : loop.conns) {
-    if (bc) loop.close_conn(*bc);
-  }
+  loop.conns.for_each([&](BConn& bc) { loop.close_conn(bc); });
   evconnlistener_free(lev);
   event_free(stop_ev);
   event_base_free(loop.base);

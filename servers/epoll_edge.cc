@@ -31,7 +31,6 @@ namespace muxbench::server {
 namespace {
 
 constexpr int kMaxEvents = 256;
-constexpr int kAcceptsPerWake = 64;  // bound accept bursts so clients keep being served
 constexpr int kReadsPerWake = 4;     // kReadChunk reads per connection per turn
 
 struct EdgeConn {
@@ -44,12 +43,14 @@ struct EdgeConn {
 
 struct Loop {
   int ep = -1;
-  std::vector<std::unique_ptr<EdgeConn>> conns;  // indexed by fd
+  FdTable<EdgeConn> conns;
   std::vector<int> ready;                        // fds to serve this turn
   std::vector<int> next;                         // fds to serve next turn
   Counters c;
   const Context* ctx = nullptr;
   std::vector<char> buf = std::vector<char>(kReadChunk);
+
+  ~Loop() { close_fd(ep); }
 
   void close_conn(EdgeConn& ec) {
     // Closing removes the fd from the epoll set; a stale entry on a ready list
@@ -57,7 +58,7 @@ struct Loop {
     int fd = ec.conn.fd;
     close_fd(fd);
     ++c.closed;
-    conns[static_cast<std::size_t>(fd)].reset();
+    conns.erase(fd);
   }
 
   void enqueue(EdgeConn& ec) {
@@ -103,29 +104,21 @@ struct Loop {
     if (ec.can_read && conn.wants_read()) enqueue(ec);
   }
 
-  void accept_some(AcceptGuard& acceptor, int listen_fd) {
-    for (int k = 0; k < kAcceptsPerWake; ++k) {
-      int cfd = acceptor.accept(listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, c);
-      if (cfd < 0) {
-        if (errno == EMFILE) continue;  // one connection shed; carry on
-        return;
-      }
-      if (conns.size() <= static_cast<std::size_t>(cfd)) conns.resize(cfd + 1024);
-      auto ec = std::make_unique<EdgeConn>();
-      ec->conn.fd = cfd;
-      epoll_event ev{};
-      // Registered once, for good. ADD reports the current state as an edge,
-      // so data that arrived before registration is not missed.
-      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-      ev.data.fd = cfd;
-      if (::epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev) != 0) {
-        ++c.errors_io;
-        close_fd(cfd);
-        ++c.closed;
-        continue;
-      }
-      conns[static_cast<std::size_t>(cfd)] = std::move(ec);
+  // A new connection, registered once, for good. ADD reports the current
+  // state as an edge, so data that arrived before registration is not missed.
+  void add(int cfd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = cfd;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev) != 0) {
+      ++c.errors_io;
+      close_fd(cfd);
+      ++c.closed;
+      return;
     }
+    auto ec = std::make_unique<EdgeConn>();
+    ec->conn.fd = cfd;
+    conns.put(cfd, std::move(ec));
   }
 };
 
@@ -144,7 +137,6 @@ int run(Context& ctx) {
     ev.data.fd = fd;
     if (::epoll_ctl(loop.ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
       std::fprintf(stderr, "epoll-et: epoll_ctl ADD: %s\n", errno_string(errno).c_str());
-      close_fd(loop.ep);
       return 1;
     }
   }
@@ -168,10 +160,10 @@ int run(Context& ctx) {
         break;
       }
       if (fd == ctx.listen_fd) {
-        loop.accept_some(acceptor, ctx.listen_fd);
+        accept_burst(acceptor, ctx.listen_fd, loop.c, [&](int cfd) { loop.add(cfd); });
         continue;
       }
-      EdgeConn* ec = loop.conns[static_cast<std::size_t>(fd)].get();
+      EdgeConn* ec = loop.conns.get(fd);
       if (ec == nullptr) continue;
       const unsigned ev = events[i].events;
       // EOF, reset and errors are all found by the next read()/write().
@@ -185,7 +177,7 @@ int run(Context& ctx) {
     // work lands on `next` and is served after the next (non-blocking) wait.
     loop.ready.swap(loop.next);
     for (int fd : loop.ready) {
-      EdgeConn* ec = loop.conns[static_cast<std::size_t>(fd)].get();
+      EdgeConn* ec = loop.conns.get(fd);
       if (ec == nullptr || !ec->queued) continue;  // closed (slot maybe reused)
       ec->queued = false;
       loop.serve(*ec);
@@ -193,10 +185,7 @@ int run(Context& ctx) {
     loop.ready.clear();
   }
 
-  for (auto& ec : loop.conns) {
-    if (ec) loop.close_conn(*ec);
-  }
-  close_fd(loop.ep);
+  loop.conns.for_each([&](EdgeConn& ec) { loop.close_conn(ec); });
   ctx.totals.add(loop.c);
   return 0;
 }
