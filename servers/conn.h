@@ -5,8 +5,8 @@
 
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -25,6 +25,9 @@ inline constexpr std::size_t kReadChunk = 16 * 1024;
 // must not keep the loop from serving the ones it has.
 inline constexpr int kAcceptsPerWake = 64;
 
+// One connection's bytes. A strategy that keeps more per connection wraps it
+// in a record of its own named after the strategy (EpollEtConn,
+// LibeventConn, BuffereventConn, LibuvConn, IoUringConn).
 struct Conn {
   int fd = -1;
   LineCodec codec;

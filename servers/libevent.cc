@@ -35,7 +35,7 @@ namespace {
 
 struct Loop;
 
-struct LConn {
+struct LibeventConn {
   Conn conn;
   Loop* loop = nullptr;
   event* rd = nullptr;  // EV_READ|EV_PERSIST, pending while conn.wants_read()
@@ -50,10 +50,10 @@ struct Loop {
   bool fd_setsize_limit = false;  // --backend select (see the header comment)
   Counters c;
   AcceptGuard acceptor;
-  FdTable<LConn> conns;
+  FdTable<LibeventConn> conns;
   std::vector<char> buf = std::vector<char>(kReadChunk);
 
-  void close_conn(LConn& lc) {
+  void close_conn(LibeventConn& lc) {
     // event_free() deletes a pending event first; freeing the event whose
     // callback is running is allowed (libevent does not touch it afterwards).
     if (lc.rd != nullptr) event_free(lc.rd);
@@ -65,7 +65,7 @@ struct Loop {
   }
 
   // Makes the pending events match what the connection needs next.
-  bool update(LConn& lc) {
+  bool update(LibeventConn& lc) {
     const bool want_rd = lc.conn.wants_read();
     const bool want_wr = lc.conn.wants_write();
     if (want_rd != lc.rd_on) {
@@ -81,7 +81,7 @@ struct Loop {
 };
 
 void on_conn(evutil_socket_t, short what, void* arg) {
-  auto& lc = *static_cast<LConn*>(arg);
+  auto& lc = *static_cast<LibeventConn*>(arg);
   Loop& loop = *lc.loop;
   if ((what & EV_READ) && lc.conn.wants_read() &&
       read_into(lc.conn, loop.buf.data(), 1, loop.c, *loop.ctx) == Io::kError) {
@@ -104,7 +104,7 @@ void add_conn(Loop& loop, int cfd) {
     ++loop.c.closed;
     return;
   }
-  auto lc = std::make_unique<LConn>();
+  auto lc = std::make_unique<LibeventConn>();
   lc->conn.fd = cfd;
   lc->loop = &loop;
   lc->rd = event_new(loop.base, cfd, EV_READ | EV_PERSIST, on_conn, lc.get());
@@ -185,7 +185,7 @@ int run(Context& ctx) {
     rc = 1;
   }
 
-  loop.conns.for_each([&](LConn& lc) { loop.close_conn(lc); });
+  loop.conns.for_each([&](LibeventConn& lc) { loop.close_conn(lc); });
   event_free(accept_ev);
   event_free(stop_ev);
   event_base_free(loop.base);

@@ -41,7 +41,7 @@ namespace {
 
 struct Worker;
 
-struct LConn {
+struct LibeventConn {
   Conn conn;
   Worker* worker = nullptr;
   event* rd = nullptr;  // EV_READ|EV_PERSIST, pending while conn.wants_read()
@@ -58,17 +58,17 @@ struct Worker {
   event* stop_ev = nullptr;
   HandoffPipe pipe;  // drained by pipe_ev's callback, written by the acceptor
   Counters c;
-  FdTable<LConn> conns;
+  FdTable<LibeventConn> conns;
   std::vector<char> buf = std::vector<char>(kReadChunk);
 
   ~Worker() {
-    conns.for_each([&](LConn& lc) { close_conn(lc); });
+    conns.for_each([&](LibeventConn& lc) { close_conn(lc); });
     if (pipe_ev != nullptr) event_free(pipe_ev);
     if (stop_ev != nullptr) event_free(stop_ev);
     if (base != nullptr) event_base_free(base);
   }
 
-  void close_conn(LConn& lc) {
+  void close_conn(LibeventConn& lc) {
     if (lc.rd != nullptr) event_free(lc.rd);
     if (lc.wr != nullptr) event_free(lc.wr);
     int fd = lc.conn.fd;
@@ -78,7 +78,7 @@ struct Worker {
   }
 
   // Makes the pending events match what the connection needs next.
-  bool update(LConn& lc) {
+  bool update(LibeventConn& lc) {
     const bool want_rd = lc.conn.wants_read();
     const bool want_wr = lc.conn.wants_write();
     if (want_rd != lc.rd_on) {
@@ -94,7 +94,7 @@ struct Worker {
 };
 
 void on_conn(evutil_socket_t, short what, void* arg) {
-  auto& lc = *static_cast<LConn*>(arg);
+  auto& lc = *static_cast<LibeventConn*>(arg);
   Worker& w = *lc.worker;
   if ((what & EV_READ) && lc.conn.wants_read() &&
       read_into(lc.conn, w.buf.data(), 1, w.c, *w.ctx) == Io::kError) {
@@ -117,7 +117,7 @@ void on_handoff(evutil_socket_t, short, void* arg) {
   for (int i = 0; i < n; ++i) {
     const int cfd = fds[i];
     ++w.c.accepted;
-    auto lc = std::make_unique<LConn>();
+    auto lc = std::make_unique<LibeventConn>();
     lc->conn.fd = cfd;
     lc->worker = &w;
     lc->rd = event_new(w.base, cfd, EV_READ | EV_PERSIST, on_conn, lc.get());
@@ -171,7 +171,7 @@ void serve_worker(Worker& w) {
   if (!w.ctx->stop_requested() && event_base_dispatch(w.base) < 0) {
     std::fprintf(stderr, "libevent-handoff: worker %d: event_base_dispatch failed\n", w.index);
   }
-  w.conns.for_each([&](LConn& lc) { w.close_conn(lc); });
+  w.conns.for_each([&](LibeventConn& lc) { w.close_conn(lc); });
 }
 
 struct Acceptor {

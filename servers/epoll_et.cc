@@ -33,7 +33,7 @@ namespace {
 constexpr int kMaxEvents = 256;
 constexpr int kReadsPerWake = 4;     // kReadChunk reads per connection per turn
 
-struct EdgeConn {
+struct EpollEtConn {
   Conn conn;
   bool can_read = false;   // an EPOLLIN edge came; no EAGAIN (or short read) since
   bool can_write = false;  // an EPOLLOUT edge came; no EAGAIN from write() since
@@ -43,7 +43,7 @@ struct EdgeConn {
 
 struct Loop {
   int ep = -1;
-  FdTable<EdgeConn> conns;
+  FdTable<EpollEtConn> conns;
   std::vector<int> ready;                        // fds to serve this turn
   std::vector<int> next;                         // fds to serve next turn
   Counters c;
@@ -52,7 +52,7 @@ struct Loop {
 
   ~Loop() { close_fd(ep); }
 
-  void close_conn(EdgeConn& ec) {
+  void close_conn(EpollEtConn& ec) {
     // Closing removes the fd from the epoll set; a stale entry on a ready list
     // is skipped because the slot is empty (or holds a new, unqueued conn).
     int fd = ec.conn.fd;
@@ -61,7 +61,7 @@ struct Loop {
     conns.erase(fd);
   }
 
-  void enqueue(EdgeConn& ec) {
+  void enqueue(EpollEtConn& ec) {
     if (ec.queued) return;
     ec.queued = true;
     next.push_back(ec.conn.fd);
@@ -74,14 +74,14 @@ struct Loop {
   // would only return EAGAIN. Not so for a FIN that had already arrived: a
   // read stops short of it and nothing new will be reported, so once
   // EPOLLRDHUP was seen we read on until EOF (nginx's pending_eof).
-  Io read_turn(EdgeConn& ec) {
+  Io read_turn(EpollEtConn& ec) {
     return read_into(ec.conn, buf.data(), kReadsPerWake, c, *ctx, !ec.rdhup);
   }
 
   // One turn for a connection: drain output first (it may lift
   // backpressure), read up to the cap, send what that produced. Returns with
   // the connection closed, waiting for an edge, or back on the ready list.
-  void serve(EdgeConn& ec) {
+  void serve(EpollEtConn& ec) {
     Conn& conn = ec.conn;
     if (ec.can_write && conn.wants_write()) {
       Io w = flush(conn, c);
@@ -116,7 +116,7 @@ struct Loop {
       ++c.closed;
       return;
     }
-    auto ec = std::make_unique<EdgeConn>();
+    auto ec = std::make_unique<EpollEtConn>();
     ec->conn.fd = cfd;
     conns.put(cfd, std::move(ec));
   }
@@ -163,7 +163,7 @@ int run(Context& ctx) {
         accept_burst(acceptor, ctx.listen_fd, loop.c, [&](int cfd) { loop.add(cfd); });
         continue;
       }
-      EdgeConn* ec = loop.conns.get(fd);
+      EpollEtConn* ec = loop.conns.get(fd);
       if (ec == nullptr) continue;
       const unsigned ev = events[i].events;
       // EOF, reset and errors are all found by the next read()/write().
@@ -177,7 +177,7 @@ int run(Context& ctx) {
     // work lands on `next` and is served after the next (non-blocking) wait.
     loop.ready.swap(loop.next);
     for (int fd : loop.ready) {
-      EdgeConn* ec = loop.conns.get(fd);
+      EpollEtConn* ec = loop.conns.get(fd);
       if (ec == nullptr || !ec->queued) continue;  // closed (slot maybe reused)
       ec->queued = false;
       loop.serve(*ec);
@@ -185,14 +185,14 @@ int run(Context& ctx) {
     loop.ready.clear();
   }
 
-  loop.conns.for_each([&](EdgeConn& ec) { loop.close_conn(ec); });
+  loop.conns.for_each([&](EpollEtConn& ec) { loop.close_conn(ec); });
   ctx.totals.add(loop.c);
   return 0;
 }
 
 }  // namespace
 
-extern const Strategy epoll_edge_strategy = {
+extern const Strategy epoll_et_strategy = {
     .name = "epoll-et",
     .family = "readiness",
     .summary = "edge-triggered epoll, one thread: registered once, capped turns + ready list",
