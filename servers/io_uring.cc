@@ -110,7 +110,7 @@ struct Held {
   std::uint32_t len;
 };
 
-struct UConn {
+struct IoUringConn {
   Conn conn;            // codec; conn.out collects output not yet in flight
   std::string sending;  // the bytes of the send in flight, from send_off on
   std::size_t send_off = 0;
@@ -132,7 +132,7 @@ struct UConn {
   }
 };
 
-std::uint64_t tag(Op op, const UConn* u = nullptr) {
+std::uint64_t tag(Op op, const IoUringConn* u = nullptr) {
   if (u == nullptr) return op;
   return op | (std::uint64_t{u->slot} << 8) | (std::uint64_t{u->gen} << 32);
 }
@@ -161,7 +161,7 @@ struct Loop {
   bool stopping = false;   // stop_all() runs: nothing new is armed
   std::size_t live = 0;    // connections not yet freed
 
-  std::vector<UConn*> slots;
+  std::vector<IoUringConn*> slots;
   std::vector<std::uint32_t> free_slots;
   std::uint32_t next_gen = 0;
 
@@ -187,7 +187,7 @@ struct Loop {
     } else {
       shutdown_all();
     }
-    for (UConn* u : slots) {
+    for (IoUringConn* u : slots) {
       if (u == nullptr) continue;
       u->closing = true;
       maybe_free(*u);  // nothing in flight: freed now
@@ -209,7 +209,7 @@ struct Loop {
   // Kernels before 5.19 know no IORING_ASYNC_CANCEL_ANY: shutting every
   // connection down completes its recv (with 0) and send (with an error).
   void shutdown_all() {
-    for (UConn* u : slots) {
+    for (IoUringConn* u : slots) {
       if (u != nullptr && (u->recv_armed || u->send_armed)) shutdown_conn(*u);
     }
     if (accept_armed) {
@@ -244,7 +244,7 @@ struct Loop {
   // Completes the connection's armed recv and send promptly: shutdown(),
   // or IORING_OP_SHUTDOWN for a direct descriptor, counted in flight so that
   // its slot is not emptied (and reused by an accept) before it has run.
-  void shutdown_conn(UConn& u) {
+  void shutdown_conn(IoUringConn& u) {
     if (!fixed) {
       ::shutdown(u.conn.fd, SHUT_RDWR);
       return;
@@ -257,7 +257,7 @@ struct Loop {
     ++u.inflight;
   }
 
-  UConn* lookup(std::uint64_t ud) {
+  IoUringConn* lookup(std::uint64_t ud) {
     std::uint32_t slot = static_cast<std::uint32_t>(ud >> 8) & 0xffffff;
     std::uint32_t gen = static_cast<std::uint32_t>(ud >> 32);
     if (slot >= slots.size() || slots[slot] == nullptr || slots[slot]->gen != gen) return nullptr;
@@ -404,7 +404,7 @@ struct Loop {
   // --- connections --------------------------------------------------------
 
   void add_conn(int fd) {
-    auto* u = new UConn();
+    auto* u = new IoUringConn();
     u->conn.fd = fd;
     u->gen = ++next_gen;
     if (!free_slots.empty()) {
@@ -425,7 +425,7 @@ struct Loop {
     pump(*u);
   }
 
-  void start_close(UConn& u) {
+  void start_close(IoUringConn& u) {
     if (u.closing) return;
     u.closing = true;
     // Completes an armed recv (with 0) and send (with an error) promptly.
@@ -433,7 +433,7 @@ struct Loop {
     maybe_free(u);
   }
 
-  void maybe_free(UConn& u) {
+  void maybe_free(IoUringConn& u) {
     if (!u.closing || u.inflight != 0) return;
     for (const Held& h : u.held) return_buffer(h.bid);
     close_conn_fd(u.conn.fd);
@@ -445,7 +445,7 @@ struct Loop {
   }
 
   // Starts whatever the connection needs next, or closes it when done.
-  void pump(UConn& u) {
+  void pump(IoUringConn& u) {
     if (u.closing) return maybe_free(u);
     consume_held(u);
     if (!u.send_armed && u.pending() > 0 && !arm_send(u)) return fail(u);
@@ -468,7 +468,7 @@ struct Loop {
 
   // Feeds data held at the bound to the codec, in order, while the output
   // has room; an EOF that came behind it counts once it is all consumed.
-  void consume_held(UConn& u) {
+  void consume_held(IoUringConn& u) {
     std::size_t n = 0;
     while (n < u.held.size() && u.pending() < kMaxPendingOutput) {
       const Held h = u.held[n++];
@@ -483,12 +483,12 @@ struct Loop {
     }
   }
 
-  void fail(UConn& u) {  // no submission queue entry to be had
+  void fail(IoUringConn& u) {  // no submission queue entry to be had
     ++c.errors_io;
     start_close(u);
   }
 
-  bool arm_recv(UConn& u) {
+  bool arm_recv(IoUringConn& u) {
     io_uring_sqe* s = sqe();
     if (s == nullptr) return false;
     u.recv_multishot = multishot_recv && u.pending() < kMultishotBelow;
@@ -511,7 +511,7 @@ struct Loop {
     return true;
   }
 
-  bool arm_send(UConn& u) {
+  bool arm_send(IoUringConn& u) {
     if (u.send_off == u.sending.size()) {  // previous send done: take the rest
       u.sending.swap(u.conn.out);
       u.send_off = 0;
@@ -534,7 +534,7 @@ struct Loop {
     return true;
   }
 
-  void on_recv(UConn* u, int res, unsigned flags) {
+  void on_recv(IoUringConn* u, int res, unsigned flags) {
     const char* data = nullptr;
     std::uint16_t bid = 0;
     if (flags & IORING_CQE_F_BUFFER) {
@@ -559,7 +559,7 @@ struct Loop {
     if (flags & IORING_CQE_F_BUFFER) return_buffer(bid);  // after the codec copied it
   }
 
-  void handle_recv(UConn& u, int res, const char* data) {
+  void handle_recv(IoUringConn& u, int res, const char* data) {
     if (u.closing) return maybe_free(u);
     if (res > 0) {
       consume(u.conn, data, static_cast<std::size_t>(res), c, *ctx);
@@ -580,7 +580,7 @@ struct Loop {
     pump(u);
   }
 
-  void on_send(UConn& u, int res) {
+  void on_send(IoUringConn& u, int res) {
     u.send_armed = false;
     --u.inflight;
     if (u.closing) return maybe_free(u);
@@ -602,7 +602,7 @@ struct Loop {
     pump(u);
   }
 
-  void on_recv_cancel(UConn& u) {
+  void on_recv_cancel(IoUringConn& u) {
     u.cancel_armed = false;
     --u.inflight;
     pump(u);
@@ -637,16 +637,16 @@ struct Loop {
         on_recv(lookup(ud), res, flags);
         break;
       case kSend:
-        if (UConn* u = lookup(ud)) on_send(*u, res);
+        if (IoUringConn* u = lookup(ud)) on_send(*u, res);
         break;
       case kRecvCancel:
-        if (UConn* u = lookup(ud)) on_recv_cancel(*u);
+        if (IoUringConn* u = lookup(ud)) on_recv_cancel(*u);
         break;
       case kCancelAll:
         if (res == -EINVAL) shutdown_all();  // before 5.19
         break;
       case kShutdown:
-        if (UConn* u = lookup(ud)) {
+        if (IoUringConn* u = lookup(ud)) {
           --u->inflight;
           maybe_free(*u);
         }
