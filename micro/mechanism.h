@@ -49,7 +49,8 @@ extern const Mechanism kSelect;          // "select"
 extern const Mechanism kPoll;            // "poll"
 extern const Mechanism kEpoll;           // "epoll"
 extern const Mechanism kEpollEt;         // "epoll-et"
-extern const Mechanism kIoUringPoll;     // "io_uring"
+extern const Mechanism kIoUringPoll;     // "io_uring-poll": POLL_ADD readiness, not the
+                                         // servers' recv/send completions
 extern const Mechanism kLibeventSelect;  // "libevent-select"
 extern const Mechanism kLibeventPoll;    // "libevent-poll"
 extern const Mechanism kLibeventEpoll;   // "libevent-epoll"
