@@ -193,7 +193,10 @@ std::string existing_out_message(const std::string& path) {
          "overwrite it, or choose another --out";
 }
 
-int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
+// run_main's steps. Each returns kExitOk to go on, or the exit status.
+
+// Refuses a debug or sanitizer build, and an --out that exists.
+int refuse_early(const RunOpts& o) {
   BuildInfo build = build_info();
   if (build.unfit_for_results() && !o.allow_debug && !o.dry_run) {
     error("refusing to record results from a " +
@@ -209,66 +212,50 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
     error(existing_out_message(o.out));
     return kExitUsage;
   }
-  const std::string bin = o.bin_dir.empty() ? default_bin_dir() : o.bin_dir;
-  const std::string server_path = bin + "/muxbench-server";
-  const std::string loadgen_path = bin + "/muxbench-loadgen";
+  return kExitOk;
+}
 
-  raise_nofile_limit();
-  ignore_sigpipe();
-  become_subreaper();
-
-  std::string err;
-  std::optional<HostFile> hosts;
-  if (!o.hosts.empty()) {
-    try {
-      hosts = load_host_file(o.hosts);
-    } catch (const SuiteError& e) {
-      error(e.what());
-      return kExitUsage;
-    }
+// Resuming: the suite recorded in the file, which the flags (if any) must
+// match. Throws SuiteError.
+int resumed_suite(const RunOpts& o, const std::vector<StrategyInfo>& catalog, Suite& suite,
+                  json& resumed_doc) {
+  if (!o.out.empty() && o.out != o.resume) {
+    error("--out and --resume name different files; --resume continues the file it names");
+    return kExitUsage;
   }
-  auto catalog = load_strategies(server_path, &err);
-  if (!catalog) {
-    error(err);
-    return kExitError;
-  }
-
-  // The suite: from the flags, or (resuming) from the results file, which the
-  // flags must then match.
-  Suite suite;
-  json resumed_doc;
+  resumed_doc = ResultsFile::load(o.resume);
+  Suite recorded;
   try {
-    if (!o.resume.empty()) {
-      if (!o.out.empty() && o.out != o.resume) {
-        error("--out and --resume name different files; --resume continues the file it names");
-        return kExitUsage;
-      }
-      resumed_doc = ResultsFile::load(o.resume);
-      Suite recorded;
-      try {
-        recorded = parse_suite(resumed_doc["suite"], *catalog, "resumed");
-      } catch (const SuiteError& e) {
-        throw SuiteError("--resume " + o.resume + ": the recorded suite no longer validates: " + e.what());
-      }
-      recorded.source = resumed_doc["suite"].value("source", "");
-      if (has_overrides(o)) {
-        suite = o.suite.empty() ? recorded : load_suite(o.suite, *catalog);
-        apply_overrides(suite, o, *catalog);
-        json a = identity(resumed_doc["suite"]);
-        json b = identity(suite_to_json(suite));
-        if (a != b) {
-          error("--resume " + o.resume + ": the suite differs from the one recorded in the file (" +
-                first_difference(a, b) + "); run `muxbench run --resume " + o.resume +
-                "` without suite flags to continue it as it was");
-          return kExitUsage;
-        }
-      } else {
-        suite = recorded;
-      }
-    } else {
-      suite = load_suite(o.suite.empty() ? "default" : o.suite, *catalog);
-      apply_overrides(suite, o, *catalog);
-    }
+    recorded = parse_suite(resumed_doc["suite"], catalog, "resumed");
+  } catch (const SuiteError& e) {
+    throw SuiteError("--resume " + o.resume + ": the recorded suite no longer validates: " + e.what());
+  }
+  recorded.source = resumed_doc["suite"].value("source", "");
+  if (!has_overrides(o)) {
+    suite = recorded;
+    return kExitOk;
+  }
+  suite = o.suite.empty() ? recorded : load_suite(o.suite, catalog);
+  apply_overrides(suite, o, catalog);
+  json a = identity(resumed_doc["suite"]);
+  json b = identity(suite_to_json(suite));
+  if (a != b) {
+    error("--resume " + o.resume + ": the suite differs from the one recorded in the file (" +
+          first_difference(a, b) + "); run `muxbench run --resume " + o.resume +
+          "` without suite flags to continue it as it was");
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+// The suite: from the flags, or (resuming) from the results file.
+int choose_suite(const RunOpts& o, const std::vector<StrategyInfo>& catalog, Suite& suite,
+                 json& resumed_doc) {
+  try {
+    if (!o.resume.empty()) return resumed_suite(o, catalog, suite, resumed_doc);
+    suite = load_suite(o.suite.empty() ? "default" : o.suite, catalog);
+    apply_overrides(suite, o, catalog);
+    return kExitOk;
   } catch (const SuiteError& e) {
     error(e.what());
     return kExitUsage;
@@ -276,28 +263,15 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
     error(e.what());
     return kExitError;
   }
+}
 
-  rlimit rl{};
-  ::getrlimit(RLIMIT_NOFILE, &rl);
-  const long nofile_hard = rl.rlim_max == RLIM_INFINITY ? 0 : static_cast<long>(rl.rlim_max);
-  std::vector<CellPlan> cells = plan_cells(suite, *catalog, nofile_hard);
-
-  if (o.dry_run) {
-    std::printf("suite %s (%s)\n", suite.name.c_str(), suite.source.c_str());
-    print_plan(cells, suite);
-    return kExitOk;
-  }
-
-  CellEnv env;
-  env.harness_path = self_path();
-  env.server_path = server_path;
-  env.loadgen_path = loadgen_path;
-  env.server_cpus_text = suite.placement.server_cpus;
-  env.loadgen_cpus_text = suite.placement.loadgen_cpus;
-  env.hosts = hosts ? &*hosts : nullptr;
-  if (hosts) {
+// What the cells need before any runs: enough load-host slots, and a load
+// generator when some cell is to run.
+int check_runnable(const RunOpts& o, const Suite& suite, const std::vector<CellPlan>& cells,
+                   const CellEnv& env) {
+  if (env.hosts != nullptr) {
     int slots = 0;
-    for (const Host* h : hosts->load_hosts()) slots += h->slots;
+    for (const Host* h : env.hosts->load_hosts()) slots += h->slots;
     if (suite.loadgen_ranks > slots) {
       error(o.hosts + ": " + std::to_string(suite.loadgen_ranks) + " load-generator ranks asked for, but the " +
             "load hosts have " + std::to_string(slots) + " slots; allowed: --loadgen-ranks up to " +
@@ -307,44 +281,40 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
   }
   bool any_to_run = false;
   for (const auto& c : cells) any_to_run |= !c.skip_reason;
-  if (any_to_run && ::access(loadgen_path.c_str(), X_OK) != 0) {
-    error(loadgen_path + " is not there (or not executable): build it (cmake --build build "
+  if (any_to_run && ::access(env.loadgen_path.c_str(), X_OK) != 0) {
+    error(env.loadgen_path + " is not there (or not executable): build it (cmake --build build "
           "--target muxbench-loadgen), or point --bin-dir at a build that has it");
     return kExitError;
   }
+  return kExitOk;
+}
 
-  char tmpl[] = "/tmp/muxbench-run-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) {
-    error("cannot create a scratch directory in /tmp: " + errno_string(errno));
-    return kExitError;
-  }
-  env.work_dir = tmpl;
-  struct RemoveDir {
-    std::string path;
-    ~RemoveDir() {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
+// Resuming with another host, commit, build or network path is allowed, and
+// said on stderr.
+void warn_about_changes(const json& was, const json& now) {
+  for (const char* k : {"host", "git_commit", "build_type", "sanitizer", "network"}) {
+    json a = was.value(k, json()), b = now.value(k, json());
+    if (std::string(k) == "network") {  // the path, not its live details
+      a = a.is_object() ? json({a.value("kind", json()), a.value("server_address", json())}) : a;
+      b = json({b.value("kind", json()), b.value("server_address", json())});
     }
-  } remove_work_dir{env.work_dir};
+    if (a != b) {
+      std::fprintf(stderr, "muxbench: warning: resuming with a different %s (%s, was %s)\n", k,
+                   b.dump().c_str(), a.dump().c_str());
+    }
+  }
+}
 
-  // The results file exists from the start, with no cells yet.
-  std::optional<ResultsFile> results;
+// The results file, which exists from the start (with no cells yet), or the
+// one being resumed.
+int open_results(const RunOpts& o, const Suite& suite, const CellEnv& env, const json& resumed_doc,
+                 const std::vector<std::string>& argv, std::optional<ResultsFile>& results) {
   try {
-    json now = run_environment(server_path, loadgen_path, env.hosts, env.harness_path, env.work_dir);
+    json now = run_environment(env.server_path, env.loadgen_path, env.hosts, env.harness_path,
+                               env.work_dir);
     if (!o.resume.empty()) {
       results.emplace(o.resume, resumed_doc);
-      const json& was = resumed_doc["environment"];
-      for (const char* k : {"host", "git_commit", "build_type", "sanitizer", "network"}) {
-        json a = was.value(k, json()), b = now.value(k, json());
-        if (std::string(k) == "network") {  // the path, not its live details
-          a = a.is_object() ? json({a.value("kind", json()), a.value("server_address", json())}) : a;
-          b = json({b.value("kind", json()), b.value("server_address", json())});
-        }
-        if (a != b) {
-          std::fprintf(stderr, "muxbench: warning: resuming with a different %s (%s, was %s)\n", k,
-                       b.dump().c_str(), a.dump().c_str());
-        }
-      }
+      warn_about_changes(resumed_doc["environment"], now);
       results->note_resumed(now);
     } else {
       std::string path = o.out.empty() ? default_results_path(suite.name) : o.out;
@@ -355,15 +325,50 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
     error(e.what());
     return kExitError;
   }
+  return kExitOk;
+}
 
+// Runs (or records as skipped) every cell not yet in the file, in order, with
+// a pause between cells; stops at SIGINT/SIGTERM. True when interrupted.
+bool sweep(const std::vector<CellPlan>& cells, const Suite& suite, const CellEnv& env,
+           ResultsFile& results, Progress& progress) {
+  bool ran_one = false;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const CellPlan& c = cells[i];
+    if (results.has_cell(c.id)) continue;
+    if (g_interrupted.load()) return true;
+    double est = estimate_cell_seconds(c, suite);
+    if (c.skip_reason) {
+      progress.begin_cell(static_cast<int>(i), c, est);
+      json rec = skipped_cell(c, env);
+      results.add_cell(rec);
+      progress.end_cell(rec);
+      continue;
+    }
+    // Let TIME_WAIT sockets and dying processes of the last cell settle.
+    if (ran_one) {
+      progress.phase("pause");
+      if (!sleep_interruptible(suite.pause_s)) return true;
+    }
+    ran_one = true;
+    progress.begin_cell(static_cast<int>(i), c, est);
+    CellOutcome outcome = run_cell(c, env);
+    if (outcome.interrupted) return true;
+    results.add_cell(outcome.record);
+    progress.end_cell(outcome.record);
+  }
+  return false;
+}
 
+// Sweeps the cells with live progress, then says how it ended.
+int run_cells(const std::vector<CellPlan>& cells, const Suite& suite, CellEnv& env,
+              ResultsFile& results) {
   install_signal_handlers();
   env.interrupted = &g_interrupted;
-
   int already = 0;
   double estimate = 0;
   for (const auto& c : cells) {
-    if (results->has_cell(c.id)) {
+    if (results.has_cell(c.id)) {
       ++already;
     } else {
       estimate += estimate_cell_seconds(c, suite);
@@ -372,51 +377,18 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   std::fprintf(stderr, "muxbench: suite %s: %zu cells (%d already recorded), about %s; results in %s\n",
                suite.name.c_str(), cells.size(), already, format_duration(estimate).c_str(),
-               results->path().c_str());
+               results.path().c_str());
   Progress progress(static_cast<int>(cells.size()), estimate, tty);
   env.on_phase = [&](const std::string& p) { progress.phase(p); };
   env.on_tick = [&] { progress.tick(); };
 
-  bool ran_one = false;
   bool interrupted = false;
   try {
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      const CellPlan& c = cells[i];
-      if (results->has_cell(c.id)) continue;
-      if (g_interrupted.load()) {
-        interrupted = true;
-        break;
-      }
-      double est = estimate_cell_seconds(c, suite);
-      if (c.skip_reason) {
-        progress.begin_cell(static_cast<int>(i), c, est);
-        json rec = skipped_cell(c, env);
-        results->add_cell(rec);
-        progress.end_cell(rec);
-        continue;
-      }
-      // Let TIME_WAIT sockets and dying processes of the last cell settle.
-      if (ran_one) {
-        progress.phase("pause");
-        if (!sleep_interruptible(suite.pause_s)) {
-          interrupted = true;
-          break;
-        }
-      }
-      ran_one = true;
-      progress.begin_cell(static_cast<int>(i), c, est);
-      CellOutcome outcome = run_cell(c, env);
-      if (outcome.interrupted) {
-        interrupted = true;
-        break;
-      }
-      results->add_cell(outcome.record);
-      progress.end_cell(outcome.record);
-    }
+    interrupted = sweep(cells, suite, env, results, progress);
     if (interrupted) {
-      results->write();
+      results.write();
     } else {
-      results->set_finished();
+      results.set_finished();
     }
   } catch (const std::exception& e) {
     progress.clear();
@@ -428,12 +400,79 @@ int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
     std::fprintf(stderr,
                  "muxbench: interrupted; %zu cells are recorded in %s.\n"
                  "muxbench: continue with: muxbench run --resume %s\n",
-                 results->cell_count(), results->path().c_str(), results->path().c_str());
+                 results.cell_count(), results.path().c_str(), results.path().c_str());
     return kExitInterrupted;
   }
-  std::printf("%s", summary_tables(results->doc()).c_str());
-  std::printf("\nresults: %s\n", results->path().c_str());
+  std::printf("%s", summary_tables(results.doc()).c_str());
+  std::printf("\nresults: %s\n", results.path().c_str());
   return kExitOk;
+}
+
+// Removes the run's scratch directory on every way out.
+struct RemoveDir {
+  std::string path;
+  ~RemoveDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
+int run_main(const RunOpts& o, const std::vector<std::string>& argv) {
+  if (int rc = refuse_early(o); rc != kExitOk) return rc;
+  const std::string bin = o.bin_dir.empty() ? default_bin_dir() : o.bin_dir;
+  raise_nofile_limit();
+  ignore_sigpipe();
+  become_subreaper();
+
+  std::optional<HostFile> hosts;
+  if (!o.hosts.empty()) {
+    try {
+      hosts = load_host_file(o.hosts);
+    } catch (const SuiteError& e) {
+      error(e.what());
+      return kExitUsage;
+    }
+  }
+  std::string err;
+  auto catalog = load_strategies(bin + "/muxbench-server", &err);
+  if (!catalog) {
+    error(err);
+    return kExitError;
+  }
+  Suite suite;
+  json resumed_doc;
+  if (int rc = choose_suite(o, *catalog, suite, resumed_doc); rc != kExitOk) return rc;
+
+  rlimit rl{};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  const long nofile_hard = rl.rlim_max == RLIM_INFINITY ? 0 : static_cast<long>(rl.rlim_max);
+  std::vector<CellPlan> cells = plan_cells(suite, *catalog, nofile_hard);
+  if (o.dry_run) {
+    std::printf("suite %s (%s)\n", suite.name.c_str(), suite.source.c_str());
+    print_plan(cells, suite);
+    return kExitOk;
+  }
+
+  CellEnv env;
+  env.harness_path = self_path();
+  env.server_path = bin + "/muxbench-server";
+  env.loadgen_path = bin + "/muxbench-loadgen";
+  env.server_cpus_text = suite.placement.server_cpus;
+  env.loadgen_cpus_text = suite.placement.loadgen_cpus;
+  env.hosts = hosts ? &*hosts : nullptr;
+  if (int rc = check_runnable(o, suite, cells, env); rc != kExitOk) return rc;
+
+  char tmpl[] = "/tmp/muxbench-run-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    error("cannot create a scratch directory in /tmp: " + errno_string(errno));
+    return kExitError;
+  }
+  env.work_dir = tmpl;
+  RemoveDir remove_work_dir{env.work_dir};
+
+  std::optional<ResultsFile> results;
+  if (int rc = open_results(o, suite, env, resumed_doc, argv, results); rc != kExitOk) return rc;
+  return run_cells(cells, suite, env, *results);
 }
 
 }  // namespace

@@ -246,23 +246,10 @@ std::vector<int> get_server_threads(const json& v, const std::string& path) {
 
 }  // namespace
 
-Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
-                  const std::string& fallback_name) {
-  require_object(j, "suite", "a JSON object (docs/results.md, \"Suite files\")");
-  check_keys(j, "suite", {"name", "description", "source", "strategies", "workloads", "connections",
-                          "duration_s", "warmup_s", "repeat", "pause_s", "loadgen_threads", "loadgen_ranks",
-                          "placement", "workload_params", "server_args", "server_threads", "skip"});
-  Suite s;
-  s.name = j.contains("name") ? get_string(j["name"], "suite.name", "a short name, e.g. \"smoke\"")
-                              : fallback_name;
-  if (s.name.empty() || s.name.find_first_of("/ \t\n") != std::string::npos) {
-    fail("suite.name", json(s.name), "is not a usable name; allowed: a non-empty word without '/' or spaces");
-  }
-  if (j.contains("description")) {
-    s.description = get_string(j["description"], "suite.description", "one line of text");
-  }
-  if (j.contains("source")) s.source = get_string(j["source"], "suite.source", "a string");
+// parse_suite in steps, one group of keys each.
+namespace {
 
+void parse_names(const json& j, const std::vector<StrategyInfo>& catalog, Suite& s) {
   const auto names = catalog_names(catalog);
   if (!j.contains("strategies")) {
     throw SuiteError("suite.strategies: missing; allowed: \"all\" or a list of: " + join(names));
@@ -281,7 +268,9 @@ Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
     throw SuiteError("suite.workloads: missing; allowed: a list of: " + workload_names());
   }
   s.workloads = get_name_list(j["workloads"], "suite.workloads", workload_name_list(), "workload", true);
+}
 
+void parse_run_settings(const json& j, Suite& s) {
   // An empty list is fine when every workload has its own (checked below).
   if (j.contains("connections") && !(j["connections"].is_array() && j["connections"].empty())) {
     s.connections = get_connections(j["connections"], "suite.connections");
@@ -311,63 +300,98 @@ Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
     if (p.contains("server_cpus")) s.placement.server_cpus = cpu_list(p["server_cpus"], "suite.placement.server_cpus");
     if (p.contains("loadgen_cpus")) s.placement.loadgen_cpus = cpu_list(p["loadgen_cpus"], "suite.placement.loadgen_cpus");
   }
-  if (j.contains("workload_params")) {
-    const json& wp = j["workload_params"];
-    require_object(wp, "suite.workload_params", "an object keyed by workload: " + workload_names());
-    for (const auto& [key, value] : wp.items()) {
-      std::string path = "suite.workload_params." + key;
-      if (find_workload(key) == nullptr) {
-        throw SuiteError(path + ": '" + key + "' is not a workload; allowed: " + workload_names());
-      }
-      s.workload_params[key] = parse_workload_params(value, path, key);
+}
+
+void parse_all_workload_params(const json& j, Suite& s) {
+  if (!j.contains("workload_params")) return;
+  const json& wp = j["workload_params"];
+  require_object(wp, "suite.workload_params", "an object keyed by workload: " + workload_names());
+  for (const auto& [key, value] : wp.items()) {
+    std::string path = "suite.workload_params." + key;
+    if (find_workload(key) == nullptr) {
+      throw SuiteError(path + ": '" + key + "' is not a workload; allowed: " + workload_names());
     }
+    s.workload_params[key] = parse_workload_params(value, path, key);
   }
-  if (j.contains("server_args")) {
-    const json& sa = j["server_args"];
-    require_object(sa, "suite.server_args", "an object: strategy name -> list of extra server arguments");
-    for (const auto& [key, value] : sa.items()) {
-      std::string path = "suite.server_args." + key;
-      if (!value.is_array()) fail(path, value, "is not a list; allowed: a list of strings, e.g. [\"--threads\", \"8\"]");
-      std::vector<std::string> args;
-      for (std::size_t i = 0; i < value.size(); ++i) {
-        std::string p = path + "[" + std::to_string(i) + "]";
-        std::string a = get_string(value[i], p, "a server argument (string)");
-        for (const char* reserved : {"--strategy", "--port", "--stats", "--bind"}) {
-          if (a == reserved || a.rfind(std::string(reserved) + "=", 0) == 0) {
-            fail(p, value[i], "is set by the harness; allowed: any other server option, e.g. --threads, --backend");
-          }
-        }
-        args.push_back(a);
-      }
-      s.server_args[key] = args;
-    }
-  }
-  if (j.contains("server_threads")) {
-    s.server_threads = get_server_threads(j["server_threads"], "suite.server_threads");
-    if (std::none_of(s.strategies.begin(), s.strategies.end(),
-                     [&](const std::string& n) { return takes_threads(catalog, n); })) {
-      fail("suite.server_threads", j["server_threads"],
-           "applies to no strategy of this suite; allowed: a suite with a strategy that takes "
-           "--threads (muxbench-server --list-json: takes_threads)");
-    }
-    for (const auto& [key, args] : s.server_args) {
-      if (!takes_threads(catalog, key)) continue;
-      for (const auto& a : args) {
-        if (sets_threads(a)) {
-          fail("suite.server_args." + key, json(args),
-               "sets --threads, which suite.server_threads sets for every strategy that takes it; "
-               "allowed: one of the two");
+}
+
+void parse_server_args(const json& j, Suite& s) {
+  if (!j.contains("server_args")) return;
+  const json& sa = j["server_args"];
+  require_object(sa, "suite.server_args", "an object: strategy name -> list of extra server arguments");
+  for (const auto& [key, value] : sa.items()) {
+    std::string path = "suite.server_args." + key;
+    if (!value.is_array()) fail(path, value, "is not a list; allowed: a list of strings, e.g. [\"--threads\", \"8\"]");
+    std::vector<std::string> args;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      std::string p = path + "[" + std::to_string(i) + "]";
+      std::string a = get_string(value[i], p, "a server argument (string)");
+      for (const char* reserved : {"--strategy", "--port", "--stats", "--bind"}) {
+        if (a == reserved || a.rfind(std::string(reserved) + "=", 0) == 0) {
+          fail(p, value[i], "is set by the harness; allowed: any other server option, e.g. --threads, --backend");
         }
       }
+      args.push_back(a);
+    }
+    s.server_args[key] = args;
+  }
+}
+
+void parse_server_threads(const json& j, const std::vector<StrategyInfo>& catalog, Suite& s) {
+  if (!j.contains("server_threads")) return;
+  s.server_threads = get_server_threads(j["server_threads"], "suite.server_threads");
+  if (std::none_of(s.strategies.begin(), s.strategies.end(),
+                   [&](const std::string& n) { return takes_threads(catalog, n); })) {
+    fail("suite.server_threads", j["server_threads"],
+         "applies to no strategy of this suite; allowed: a suite with a strategy that takes "
+         "--threads (muxbench-server --list-json: takes_threads)");
+  }
+  for (const auto& [key, args] : s.server_args) {
+    if (!takes_threads(catalog, key)) continue;
+    for (const auto& a : args) {
+      if (sets_threads(a)) {
+        fail("suite.server_args." + key, json(args),
+             "sets --threads, which suite.server_threads sets for every strategy that takes it; "
+             "allowed: one of the two");
+      }
     }
   }
-  if (j.contains("skip")) {
-    const json& sk = j["skip"];
-    if (!sk.is_array()) fail("suite.skip", sk, "is not a list; allowed: a list of skip rules");
-    for (std::size_t i = 0; i < sk.size(); ++i) {
-      s.skip.push_back(parse_skip_rule(sk[i], "suite.skip[" + std::to_string(i) + "]", catalog));
-    }
+}
+
+void parse_skip_rules(const json& j, const std::vector<StrategyInfo>& catalog, Suite& s) {
+  if (!j.contains("skip")) return;
+  const json& sk = j["skip"];
+  if (!sk.is_array()) fail("suite.skip", sk, "is not a list; allowed: a list of skip rules");
+  for (std::size_t i = 0; i < sk.size(); ++i) {
+    s.skip.push_back(parse_skip_rule(sk[i], "suite.skip[" + std::to_string(i) + "]", catalog));
   }
+}
+
+}  // namespace
+
+Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
+                  const std::string& fallback_name) {
+  require_object(j, "suite", "a JSON object (docs/results.md, \"Suite files\")");
+  check_keys(j, "suite", {"name", "description", "source", "strategies", "workloads", "connections",
+                          "duration_s", "warmup_s", "repeat", "pause_s", "loadgen_threads", "loadgen_ranks",
+                          "placement", "workload_params", "server_args", "server_threads", "skip"});
+  Suite s;
+  s.name = j.contains("name") ? get_string(j["name"], "suite.name", "a short name, e.g. \"smoke\"")
+                              : fallback_name;
+  if (s.name.empty() || s.name.find_first_of("/ \t\n") != std::string::npos) {
+    fail("suite.name", json(s.name), "is not a usable name; allowed: a non-empty word without '/' or spaces");
+  }
+  if (j.contains("description")) {
+    s.description = get_string(j["description"], "suite.description", "one line of text");
+  }
+  if (j.contains("source")) s.source = get_string(j["source"], "suite.source", "a string");
+
+  parse_names(j, catalog, s);
+  parse_run_settings(j, s);
+  parse_all_workload_params(j, s);
+  parse_server_args(j, s);
+  parse_server_threads(j, catalog, s);
+  parse_skip_rules(j, catalog, s);
   check_connections_present(s);
   return s;
 }

@@ -57,7 +57,9 @@ int run(Context& ctx) {
     if (!shard.loop.init(ctx.stop_fd)) return 1;
     // The one listener in every loop's set, with EPOLLEXCLUSIVE: wake one.
     if (!shard.loop.watch_source(ctx.listen_fd, EPOLLEXCLUSIVE, accept_some)) {
-      if (errno == EINVAL) std::fprintf(stderr, "%s: EPOLLEXCLUSIVE needs Linux 4.5 or later\n", kWho);
+      if (errno == EINVAL) {
+        std::fprintf(stderr, "%s: EPOLLEXCLUSIVE needs Linux 4.5 or later\n", kWho);
+      }
       return 1;
     }
   }

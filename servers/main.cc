@@ -368,22 +368,18 @@ void Context::apply_test_aids(std::uint64_t n) const {
   }
 }
 
-}  // namespace muxbench::server
+namespace {
 
-int main(int argc, char** argv) {
-  using namespace muxbench;
-  using namespace muxbench::server;
-
-  Options opt;
-  bool list = false;
-  bool list_json = false;
-  CLI::App app{"muxbench-server: a ROT13 line server (docs/protocol.md) for every I/O strategy"};
+void add_options(CLI::App& app, Options& opt, bool& list, bool& list_json) {
   app.add_flag("--list", list, "List the strategies and exit");
   app.add_flag("--list-json", list_json, "List the strategies as JSON and exit");
   app.add_option("--strategy", opt.strategy, "I/O strategy: " + strategy_names());
-  app.add_option("--port", opt.port, "TCP port; 0 picks an ephemeral one (default " + std::to_string(kDefaultPort) + ")")
+  app.add_option("--port", opt.port,
+                 "TCP port; 0 picks an ephemeral one (default " + std::to_string(kDefaultPort) +
+                     ")")
       ->check(CLI::Range(0, 65535));
-  app.add_option("--bind", opt.bind, "Local address to listen on: IPv4, IPv6, 0.0.0.0 or :: (default 127.0.0.1)");
+  app.add_option("--bind", opt.bind,
+                 "Local address to listen on: IPv4, IPv6, 0.0.0.0 or :: (default 127.0.0.1)");
   app.add_option("--threads", opt.threads,
                  "Threads, for the strategies that take them (--list-json 'threads': loops = event "
                  "loops, default one per CPU; pool = workers): " +
@@ -409,9 +405,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1000000));
   app.add_option("--crash-after", opt.crash_after,
                  "TEST AID: kill the server (SIGKILL) after this many reply lines");
-  CLI11_PARSE(app, argc, argv);
+}
 
-  // The registry's invariant: every strategy's family is listed (registry.cc).
+// The registry's invariant: every strategy's family is listed (registry.cc).
+void check_registry() {
   for (const Strategy* st : strategies()) {
     if (find_family(st->family) == nullptr) {
       std::fprintf(stderr, "muxbench-server: registry: strategy %s has family '%s', which is not "
@@ -419,70 +416,64 @@ int main(int argc, char** argv) {
       std::abort();
     }
   }
+}
 
-  if (list || list_json) {
-    print_list(list_json);
-    return 0;
-  }
+// The strategy asked for, its options checked; null (the reason printed) when
+// the command line is wrong.
+const Strategy* choose_strategy(const Options& opt) {
   if (opt.strategy.empty()) {
     std::fprintf(stderr, "muxbench-server: --strategy is required; one of: %s\n",
                  strategy_names().c_str());
-    return 2;
+    return nullptr;
   }
   const Strategy* st = find_strategy(opt.strategy);
   if (st == nullptr) {
     std::fprintf(stderr, "muxbench-server: --strategy '%s' is unknown; allowed: %s\n",
                  opt.strategy.c_str(), strategy_names().c_str());
-    return 2;
+    return nullptr;
   }
   if (std::string complaint = check_options(*st, opt); !complaint.empty()) {
     std::fprintf(stderr, "muxbench-server: %s\n", complaint.c_str());
-    return 2;
+    return nullptr;
   }
-  int threads = opt.threads;
-  if (threads == 0) threads = st->default_threads < 0 ? cpu_count() : st->default_threads;
+  return st;
+}
 
-  g_server_pid = ::getpid();
-  ignore_sigpipe();
-  raise_nofile_limit();
-
-  // Block the stop signals before any thread exists, so all inherit the mask
-  // and only the sigwait() thread below ever sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
+// The totals, in MAP_SHARED memory so forked children add into them; null
+// (the reason printed) on failure.
+SharedCounters* map_counters() {
   void* shm = ::mmap(nullptr, sizeof(SharedCounters), PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shm == MAP_FAILED) {
     std::fprintf(stderr, "muxbench-server: mmap counters: %s\n", errno_string(errno).c_str());
-    return 1;
+    return nullptr;
   }
-  auto* totals = new (shm) SharedCounters();
+  return new (shm) SharedCounters();
+}
 
+// The first listener (-1, the reason printed, on failure).
+int open_listener(const Options& opt, const Strategy& st) {
   ListenOptions lo;
   lo.bind = opt.bind;
   lo.port = opt.port;
-  lo.reuseport = st->reuseport_listener;
+  lo.reuseport = st.reuseport_listener;
   std::string err;
   int listen_fd = listen_tcp(lo, &err);
   if (listen_fd < 0) {
     std::fprintf(stderr, "muxbench-server: %s\n", err.c_str());
-    return 1;
+    return -1;
   }
   g_port = local_port(listen_fd);
   g_listeners.push_back(listen_fd);
+  return listen_fd;
+}
 
-  int stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd < 0) {
-    std::fprintf(stderr, "muxbench-server: eventfd: %s\n", errno_string(errno).c_str());
-    return 1;
-  }
-  static std::atomic<bool> stopping{false};
-
-  std::thread([stop_signals, stop_fd, &opt, totals, threads] {
+// The one thread that takes SIGTERM/SIGINT: sets `stopping`, signals
+// stop_fd, shuts the listeners down, and finishes the process itself if the
+// strategy has not returned within 800 ms.
+void start_stop_thread(const sigset_t& stop_signals, int stop_fd, const Options& opt,
+                       SharedCounters* totals, int threads, std::atomic<bool>& stopping) {
+  std::thread([stop_signals, stop_fd, &opt, totals, threads, &stopping] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     stopping.store(true);
@@ -497,6 +488,55 @@ int main(int argc, char** argv) {
       finish(opt, *totals, threads, 0);  // the strategy did not return in time
     }
   }).detach();
+}
+
+}  // namespace
+
+}  // namespace muxbench::server
+
+int main(int argc, char** argv) {
+  using namespace muxbench;
+  using namespace muxbench::server;
+
+  Options opt;
+  bool list = false;
+  bool list_json = false;
+  CLI::App app{"muxbench-server: a ROT13 line server (docs/protocol.md) for every I/O strategy"};
+  add_options(app, opt, list, list_json);
+  CLI11_PARSE(app, argc, argv);
+  check_registry();
+  if (list || list_json) {
+    print_list(list_json);
+    return 0;
+  }
+  const Strategy* st = choose_strategy(opt);
+  if (st == nullptr) return 2;
+  int threads = opt.threads;
+  if (threads == 0) threads = st->default_threads < 0 ? cpu_count() : st->default_threads;
+
+  g_server_pid = ::getpid();
+  ignore_sigpipe();
+  raise_nofile_limit();
+
+  // Block the stop signals before any thread exists, so all inherit the mask
+  // and only the sigwait() thread ever sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  SharedCounters* totals = map_counters();
+  if (totals == nullptr) return 1;
+  const int listen_fd = open_listener(opt, *st);
+  if (listen_fd < 0) return 1;
+  const int stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd < 0) {
+    std::fprintf(stderr, "muxbench-server: eventfd: %s\n", errno_string(errno).c_str());
+    return 1;
+  }
+  static std::atomic<bool> stopping{false};
+  start_stop_thread(stop_signals, stop_fd, opt, totals, threads, stopping);
 
   Context ctx{opt, threads, listen_fd, stop_fd, *totals, stopping};
   int rc = st->run(ctx);
