@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "muxbench/wire.h"
 #include "spawn.h"
 
 namespace muxbench::harness {
@@ -52,13 +53,14 @@ std::optional<std::vector<StrategyInfo>> load_strategies(const std::string& serv
     nlohmann::json j = f ? nlohmann::json::parse(f) : nlohmann::json();
     if (f) std::fclose(f);
     for (const auto& s : j) {
+      using namespace wire::list;
       StrategyInfo info;
-      info.name = s.at("name").get<std::string>();
-      info.family = s.at("family").get<std::string>();
-      info.summary = s.value("summary", "");
-      info.default_threads = s.value("default_threads", 0);
-      info.takes_threads = s.value("takes_threads", false);
-      if (s.contains("library") && s["library"].is_string()) info.library = s["library"];
+      info.name = s.at(kName).get<std::string>();
+      info.family = s.at(kFamily).get<std::string>();
+      info.summary = s.value(kSummary, "");
+      info.default_threads = s.value(kDefaultThreads, 0);
+      info.takes_threads = s.value(kTakesThreads, false);
+      if (s.contains(kLibrary) && s[kLibrary].is_string()) info.library = s[kLibrary];
       out.push_back(std::move(info));
     }
   } catch (const std::exception& e) {

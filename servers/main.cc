@@ -32,6 +32,7 @@
 
 #include "muxbench/line_codec.h"
 #include "muxbench/net.h"
+#include "muxbench/wire.h"
 #include "strategy.h"
 
 namespace muxbench::server {
@@ -61,14 +62,15 @@ std::condition_variable g_done_cv;
 bool g_done = false;
 
 nlohmann::json counters_json(const Counters& c) {
+  using namespace wire::stats;
   return {
-      {"accepted", c.accepted},
-      {"closed", c.closed},
-      {"rejected", {{"fd_setsize", c.rejected_fd_setsize}, {"fd_exhausted", c.rejected_fd_exhausted}}},
-      {"bytes_in", c.bytes_in},
-      {"bytes_out", c.bytes_out},
-      {"lines", c.lines},
-      {"errors", {{"reset", c.errors_reset}, {"io", c.errors_io}, {"accept", c.errors_accept}}},
+      {kAccepted, c.accepted},
+      {kClosed, c.closed},
+      {kRejected, {{kFdSetsize, c.rejected_fd_setsize}, {kFdExhausted, c.rejected_fd_exhausted}}},
+      {kBytesIn, c.bytes_in},
+      {kBytesOut, c.bytes_out},
+      {kLines, c.lines},
+      {kErrors, {{kReset, c.errors_reset}, {kIo, c.errors_io}, {kAccept, c.errors_accept}}},
   };
 }
 
@@ -85,8 +87,8 @@ nlohmann::json per_thread_json() {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& e : entries) {
     nlohmann::json t = counters_json(e.counters);
-    t["thread"] = e.index;
-    t["role"] = e.role;
+    t[wire::stats::kThread] = e.index;
+    t[wire::stats::kRole] = e.role;
     arr.push_back(std::move(t));
   }
   return arr;
@@ -101,15 +103,16 @@ nlohmann::json options_json() {
 
 void write_stats(const Options& opt, const SharedCounters& totals, int threads) {
   if (opt.stats_path.empty()) return;
+  using namespace wire::stats;
   nlohmann::json j = {
-      {"schema_version", 1},
-      {"strategy", opt.strategy},
-      {"pid", g_server_pid},
-      {"threads", threads},
-      {"backend", opt.backend},
-      {"options", options_json()},
-      {"counters", counters_json(totals.snapshot())},
-      {"per_thread", per_thread_json()},
+      {kSchemaVersion, 1},
+      {kStrategy, opt.strategy},
+      {kPid, g_server_pid},
+      {kThreads, threads},
+      {kBackend, opt.backend},
+      {kOptions, options_json()},
+      {kCounters, counters_json(totals.snapshot())},
+      {kPerThread, per_thread_json()},
   };
   std::string tmp = opt.stats_path + ".tmp";
   {
@@ -255,8 +258,8 @@ nlohmann::json strategy_json(const Strategy& st) {
   const Family* fam = find_family(st.family);
   const char* lib = fam != nullptr ? fam->library : nullptr;
   const std::string version = lib != nullptr ? library_version(lib) : "";
-  static const char* const kThreads[] = {nullptr, "loops", "pool"};
-  const char* threads = kThreads[static_cast<int>(st.threads)];
+  static const char* const kThreadsMeans[] = {nullptr, "loops", "pool"};
+  const char* threads = kThreadsMeans[static_cast<int>(st.threads)];
   nlohmann::json backends = nlohmann::json::array();
   for (const Backend& b : st.backends) {
     backends.push_back({{"name", b.name}, {"limits", limits_json(st.limits | b.limits)}});
@@ -266,18 +269,19 @@ nlohmann::json strategy_json(const Strategy& st) {
   nlohmann::json options = nlohmann::json::array();
   if (!st.backends.empty()) options.push_back("--backend");
   for (const char* o : st.options) options.push_back(o);
-  return {{"name", st.name},
-          {"family", st.family},
-          {"summary", st.summary},
-          {"default_threads", st.default_threads < 0 ? cpu_count() : st.default_threads},
-          {"takes_threads", st.threads != Threads::kNone},
-          {"threads", threads != nullptr ? nlohmann::json(threads) : nlohmann::json(nullptr)},
-          {"limits", limits_json(st.limits)},
-          {"backends", backends},
-          {"options", options},
-          {"modes", modes},
-          {"library", lib != nullptr ? nlohmann::json(lib) : nlohmann::json(nullptr)},
-          {"library_version", version.empty() ? nlohmann::json(nullptr) : nlohmann::json(version)}};
+  using namespace wire::list;
+  return {{kName, st.name},
+          {kFamily, st.family},
+          {kSummary, st.summary},
+          {kDefaultThreads, st.default_threads < 0 ? cpu_count() : st.default_threads},
+          {kTakesThreads, st.threads != Threads::kNone},
+          {kThreads, threads != nullptr ? nlohmann::json(threads) : nlohmann::json(nullptr)},
+          {kLimits, limits_json(st.limits)},
+          {kBackends, backends},
+          {kOptions, options},
+          {kModes, modes},
+          {kLibrary, lib != nullptr ? nlohmann::json(lib) : nlohmann::json(nullptr)},
+          {kLibraryVersion, version.empty() ? nlohmann::json(nullptr) : nlohmann::json(version)}};
 }
 
 void print_list(bool as_json) {
@@ -314,8 +318,8 @@ void Context::ready() const {
     std::lock_guard<std::mutex> lock(g_options_mu);
     for (const auto& [k, v] : g_options) extra += " " + k + "=" + v;
   }
-  std::printf("READY strategy=%s port=%u pid=%d%s\n", opt.strategy.c_str(),
-              static_cast<unsigned>(g_port), static_cast<int>(g_server_pid), extra.c_str());
+  std::printf("%s%s\n", wire::ready_line(opt.strategy, g_port, g_server_pid).c_str(),
+              extra.c_str());
   std::fflush(stdout);
 }
 
