@@ -2,9 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
+#include "muxbench/wire.h"
 #include "spawn.h"
 
 namespace muxbench::harness {
@@ -51,12 +53,14 @@ std::optional<std::vector<StrategyInfo>> load_strategies(const std::string& serv
     nlohmann::json j = f ? nlohmann::json::parse(f) : nlohmann::json();
     if (f) std::fclose(f);
     for (const auto& s : j) {
+      using namespace wire::list;
       StrategyInfo info;
-      info.name = s.at("name").get<std::string>();
-      info.family = s.at("family").get<std::string>();
-      info.summary = s.value("summary", "");
-      info.default_threads = s.value("default_threads", 0);
-      info.takes_threads = s.value("takes_threads", false);
+      info.name = s.at(kName).get<std::string>();
+      info.family = s.at(kFamily).get<std::string>();
+      info.summary = s.value(kSummary, "");
+      info.default_threads = s.value(kDefaultThreads, 0);
+      info.takes_threads = s.value(kTakesThreads, false);
+      if (s.contains(kLibrary) && s[kLibrary].is_string()) info.library = s[kLibrary];
       out.push_back(std::move(info));
     }
   } catch (const std::exception& e) {
@@ -69,6 +73,14 @@ std::optional<std::vector<StrategyInfo>> load_strategies(const std::string& serv
   if (out.empty()) {
     *err = server_path + " --list-json lists no strategy";
     return std::nullopt;
+  }
+  return out;
+}
+
+std::vector<std::string> family_names(const std::vector<StrategyInfo>& catalog) {
+  std::vector<std::string> out;
+  for (const auto& st : catalog) {
+    if (std::find(out.begin(), out.end(), st.family) == out.end()) out.push_back(st.family);
   }
   return out;
 }
@@ -94,6 +106,11 @@ const WorkloadInfo* find_workload(const std::string& name) {
     if (name == w.name) return &w;
   }
   return nullptr;
+}
+
+bool is_open_loop(const std::string& workload) {
+  const WorkloadInfo* w = find_workload(workload);
+  return w != nullptr && w->rate_per_s > 0;
 }
 
 std::string workload_names() {

@@ -15,12 +15,16 @@ struct StrategyInfo {
   std::string summary;
   int default_threads = 0;
   bool takes_threads = false;
+  std::string library = {};  // the library its family is built on; "" for system calls only
 };
 
 // Runs `server_path --list-json` (bounded) and parses it. On failure returns
 // nullopt and sets *err.
 std::optional<std::vector<StrategyInfo>> load_strategies(const std::string& server_path,
                                                          std::string* err);
+
+// The families of these strategies, in their order (registry order).
+std::vector<std::string> family_names(const std::vector<StrategyInfo>& catalog);
 
 // A workload: a shape of load, parameterised by the suite.
 struct WorkloadInfo {
@@ -32,8 +36,15 @@ struct WorkloadInfo {
   bool reconnect;           // a new connection per request
 };
 
+// The built-in workloads, in presentation order: the one list of them.
+// `muxbench list --json` exports it (docs/registry.json, the results schema's
+// enums and the charts' order are generated from that export).
 const std::vector<WorkloadInfo>& workloads();
 const WorkloadInfo* find_workload(const std::string& name);
 std::string workload_names();  // "pingpong, idle, churn, bulk, rate"
+
+// Whether a workload paces requests at a rate (open loop); false for an
+// unknown name.
+bool is_open_loop(const std::string& workload);
 
 }  // namespace muxbench::harness

@@ -6,9 +6,13 @@
 #include <sstream>
 
 #include "json_check.h"
+#include "muxbench/wire.h"
 
 namespace muxbench::harness {
 namespace {
+
+// The keys of the server's --stats file (muxbench/wire.h).
+namespace ws = wire::stats;
 
 // j[a][b]... as a number, or nullopt when missing/null/not a number.
 std::optional<double> num(const json& j, std::initializer_list<const char*> path) {
@@ -154,7 +158,7 @@ json cell_metrics(const CellPlan& plan, const ServerObservation& server,
   m["server_cpu_total_s"] = opt(num(server.done, {"cpu_total_s"}));
   const json no_stats = nullptr;
   const json& stats = server.done.is_object() && server.done.contains("stats") ? server.done["stats"] : no_stats;
-  m["server_lines"] = opt_int(num(stats, {"counters", "lines"}));
+  m["server_lines"] = opt_int(num(stats, {ws::kCounters, ws::kLines}));
 
   // CPU per request: preferably everything the server used after READY
   // over every reply line it produced (its own counter): exact, and not at
@@ -162,7 +166,7 @@ json cell_metrics(const CellPlan& plan, const ServerObservation& server,
   // crashed) the measurement window's sampled CPU over the requests the load
   // generator completed in it.
   std::string per_request_basis = "none";
-  const double lines = num(stats, {"counters", "lines"}).value_or(0);
+  const double lines = num(stats, {ws::kCounters, ws::kLines}).value_or(0);
   const auto total_cpu = num(m, {"server_cpu_total_s"});
   const double completed = num(m, {"requests_completed"}).value_or(0);
   const double startup_cpu_s = num(server.ready, {"idle", "runtime_ns"}).value_or(0) / 1e9;
@@ -282,8 +286,8 @@ std::optional<std::string> report_failure(const json& j, const json& stats) {
   };
   double attempted = num(j, {"connect", "attempted"}).value_or(0);
   double cfailed = num(j, {"connect", "failed"}).value_or(0);
-  double rejected = num(stats, {"counters", "rejected", "fd_setsize"}).value_or(0) +
-                    num(stats, {"counters", "rejected", "fd_exhausted"}).value_or(0);
+  double rejected = num(stats, {ws::kCounters, ws::kRejected, ws::kFdSetsize}).value_or(0) +
+                    num(stats, {ws::kCounters, ws::kRejected, ws::kFdExhausted}).value_or(0);
   double refused = e("connect_refused") + e("connect_timeout") + e("connect_other") +
                    e("addr_not_available");
   if (cfailed > 0 || refused > 0 || rejected > 0) {
@@ -386,7 +390,7 @@ std::optional<std::string> cell_failure(const ServerObservation& server,
        << " s after it started (killed); ";
     // Which side stalled: a server that accepted nothing never saw the load
     // generator (a launch that hung), one that did hung or is far too slow.
-    auto accepted = num(server.done, {"stats", "counters", "accepted"});
+    auto accepted = num(server.done, {"stats", ws::kCounters, ws::kAccepted});
     if (accepted && *accepted == 0) {
       ss << "the server accepted no connection: the load generator never reached it";
     } else {

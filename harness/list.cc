@@ -55,6 +55,14 @@ CommandMain setup_list(CLI::App& sub) {
                                    {"default_threads", s.default_threads},
                                    {"takes_threads", s.takes_threads}});
       }
+      j["families"] = json::array();
+      for (const auto& fam : family_names(*strategies)) {
+        json lib = nullptr;
+        for (const auto& s : *strategies) {
+          if (s.family == fam && !s.library.empty()) lib = s.library;
+        }
+        j["families"].push_back({{"name", fam}, {"library", lib}});
+      }
       j["workloads"] = json::array();
       for (const auto& w : workloads()) {
         j["workloads"].push_back({{"name", w.name},
@@ -62,7 +70,8 @@ CommandMain setup_list(CLI::App& sub) {
                                   {"message_size_bytes", w.message_size_bytes},
                                   {"active", w.active == 0 ? json("all") : json(w.active)},
                                   {"rate_per_s", w.rate_per_s > 0 ? json(w.rate_per_s) : json(nullptr)},
-                                  {"reconnect", w.reconnect}});
+                                  {"reconnect", w.reconnect},
+                                  {"open_loop", w.rate_per_s > 0}});
       }
       j["suites"] = suites;
       std::printf("%s\n", j.dump(2).c_str());

@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "catalog.h"
+
 namespace muxbench::harness {
 namespace {
 
@@ -108,7 +110,7 @@ std::string metric_text(const std::vector<const json*>& ok, TableMetric what) {
 const char* metric_caption(TableMetric what, const std::string& workload) {
   switch (what) {
     case TableMetric::kRequests:
-      return workload == "rate" ? "achieved requests/s and p99 latency (corrected for coordinated omission)"
+      return is_open_loop(workload) ? "achieved requests/s and p99 latency (corrected for coordinated omission)"
                                 : "requests/s and p99 latency";
     case TableMetric::kLatency:
       return "latency p50/p99/p99.9";
@@ -215,12 +217,16 @@ std::string series_name(const json& cell) {
   return s;
 }
 
-std::string summary_tables(const json& doc, TableMetric what) {
+// summary_tables' steps.
+namespace {
+
+// Rows: the suite's strategies in order, each followed by its thread variants
+// (series_name) in cell order, then anything else; workloads: the suite's,
+// then any other the cells have.
+void table_order(const json& doc, std::vector<std::string>& strategy_order,
+                 std::vector<std::string>& workload_order) {
   const json& cells = doc["cells"];
-  std::vector<std::string> workload_order = string_list(doc["suite"].value("workloads", json()));
-  // Rows: the suite's strategies in order, each followed by its thread
-  // variants (series_name) in cell order; then anything else.
-  std::vector<std::string> strategy_order;
+  workload_order = string_list(doc["suite"].value("workloads", json()));
   auto add_row = [&](const std::string& s) {
     if (std::find(strategy_order.begin(), strategy_order.end(), s) == strategy_order.end()) {
       strategy_order.push_back(s);
@@ -242,100 +248,105 @@ std::string summary_tables(const json& doc, TableMetric what) {
     }
     add_row(series_name(c));
   }
-  std::ostringstream out;
-  int reps = doc["suite"].value("repeat", 1);
-  for (const auto& w : workload_order) {
-    std::set<int> conns;
-    std::map<std::pair<std::string, int>, std::vector<const json*>> by;
-    for (const auto& c : cells) {
-      if (c.value("workload", "") != w) continue;
-      int n = c.value("connections", 0);
-      conns.insert(n);
-      by[{series_name(c), n}].push_back(&c);
-    }
-    if (conns.empty()) continue;
-    out << "\n" << w << ": " << metric_caption(what, w);
-    if (reps > 1) out << "; median of " << reps << " repetitions";
-    out << "\n";
-    std::vector<std::vector<std::string>> rows;
-    std::vector<std::string> head = {"strategy"};
-    for (int n : conns) head.push_back("c" + std::to_string(n));
-    rows.push_back(head);
-    for (const auto& s : strategy_order) {
-      std::vector<std::string> row = {s};
-      bool any = false;
-      for (int n : conns) {
-        auto it = by.find({s, n});
-        if (it == by.end()) {
-          row.push_back("-");
-          continue;
-        }
-        any = true;
-        // Cells that missed their rate were measured: their numbers are
-        // shown, marked so they are not read as the strategy's at that rate.
-        std::vector<const json*> ok;
-        int failed = 0, skipped = 0, missed = 0;
-        for (const json* c : it->second) {
-          std::string st = c->value("status", "");
-          if (is_measured(*c)) ok.push_back(c);
-          if (st == kRateNotMet) ++missed;
-          if (st == "failed") ++failed;
-          if (st == "skipped") ++skipped;
-        }
-        if (!ok.empty()) {
-          std::string rate_mark;
-          if (missed) {
-            rate_mark = missed == static_cast<int>(ok.size())
-                            ? " RATE NOT MET"
-                            : " (" + std::to_string(missed) + " RATE NOT MET)";
-          }
-          row.push_back(metric_text(ok, what) + bound_marker(ok) + rate_mark +
-                        (failed ? " (" + std::to_string(failed) + " FAILED)" : ""));
-        } else if (failed) {
-          row.push_back("FAILED");
-        } else {
-          row.push_back(skipped ? "skip" : "-");
-        }
-      }
-      if (any) rows.push_back(row);
-    }
-    std::vector<std::size_t> widths(head.size(), 0);
-    for (const auto& row : rows) {
-      for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
-    }
-    for (const auto& row : rows) {
-      std::string line = " ";
-      for (std::size_t i = 0; i < row.size(); ++i) {
-        line += " " + pad(row[i], widths[i], i > 0);
-        if (i + 1 < row.size()) line += " ";
-      }
-      out << line << "\n";
-    }
+}
+
+// One table entry: the repetitions of one strategy at one connection count.
+// Cells that missed their rate were measured: their numbers are shown,
+// marked so they are not read as the strategy's at that rate.
+std::string entry_text(const std::vector<const json*>& reps, TableMetric what) {
+  std::vector<const json*> ok;
+  int failed = 0, skipped = 0, missed = 0;
+  for (const json* c : reps) {
+    std::string st = c->value("status", "");
+    if (is_measured(*c)) ok.push_back(c);
+    if (st == kRateNotMet) ++missed;
+    if (st == "failed") ++failed;
+    if (st == "skipped") ++skipped;
   }
-  // Which side limited the ok cells (docs/results.md, "Which side limited a cell").
+  if (ok.empty()) return failed ? "FAILED" : skipped ? "skip" : "-";
+  std::string rate_mark;
+  if (missed) {
+    rate_mark = missed == static_cast<int>(ok.size()) ? " RATE NOT MET"
+                                                      : " (" + std::to_string(missed) + " RATE NOT MET)";
+  }
+  return metric_text(ok, what) + bound_marker(ok) + rate_mark +
+         (failed ? " (" + std::to_string(failed) + " FAILED)" : "");
+}
+
+void print_rows(std::ostringstream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+  }
+  for (const auto& row : rows) {
+    std::string line = " ";
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += " " + pad(row[i], widths[i], i > 0);
+      if (i + 1 < row.size()) line += " ";
+    }
+    out << line << "\n";
+  }
+}
+
+// One workload's table: a row per strategy, a column per connection count.
+void workload_table(std::ostringstream& out, const json& doc, const std::string& w,
+                    const std::vector<std::string>& strategy_order, TableMetric what) {
+  std::set<int> conns;
+  std::map<std::pair<std::string, int>, std::vector<const json*>> by;
+  for (const auto& c : doc["cells"]) {
+    if (c.value("workload", "") != w) continue;
+    int n = c.value("connections", 0);
+    conns.insert(n);
+    by[{series_name(c), n}].push_back(&c);
+  }
+  if (conns.empty()) return;
+  const int reps = doc["suite"].value("repeat", 1);
+  out << "\n" << w << ": " << metric_caption(what, w);
+  if (reps > 1) out << "; median of " << reps << " repetitions";
+  out << "\n";
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> head = {"strategy"};
+  for (int n : conns) head.push_back("c" + std::to_string(n));
+  rows.push_back(head);
+  for (const auto& s : strategy_order) {
+    std::vector<std::string> row = {s};
+    bool any = false;
+    for (int n : conns) {
+      auto it = by.find({s, n});
+      any = any || it != by.end();
+      row.push_back(it == by.end() ? "-" : entry_text(it->second, what));
+    }
+    if (any) rows.push_back(row);
+  }
+  print_rows(out, rows);
+}
+
+// Which side limited the ok cells (docs/results.md, "Which side limited a cell").
+void bound_summary(std::ostringstream& out, const json& cells) {
   std::map<std::string, int> bound;
   for (const auto& c : cells) {
     if (c.value("status", "") != "ok" || !c.contains("metrics") || !c["metrics"].is_object()) continue;
     const json& b = c["metrics"].value("bound", json());
     ++bound[b.is_string() ? b.get<std::string>() : "unknown"];
   }
-  if (!bound.empty()) {
-    out << "\nwhich side limited the ok cells (S server-bound, C client-bound, SC both, - neither):";
-    for (const char* k : {"server-bound", "client-bound", "both", "neither", "unknown"}) {
-      if (bound.count(k)) out << " " << k << " " << bound[k] << ";";
-    }
-    out << "\n";
-    if (bound.count("client-bound") || bound.count("both")) {
-      out << "  client-bound and both cells measure the load generator's limit too: read the\n"
-             "  server's CPU per request there (muxbench show --metric cpu). On one machine with 2\n"
-             "  CPUs no load-generator setting made the server the only bound side (pipeline,\n"
-             "  threads, rate: scripts/bound-study.sh, docs/results.md); to measure the server\n"
-             "  alone, give the load generator more CPUs or hosts (the testbed or real hosts:\n"
-             "  --hosts, --loadgen-ranks; docs/distributed.md)\n";
-    }
+  if (bound.empty()) return;
+  out << "\nwhich side limited the ok cells (S server-bound, C client-bound, SC both, - neither):";
+  for (const char* k : {"server-bound", "client-bound", "both", "neither", "unknown"}) {
+    if (bound.count(k)) out << " " << k << " " << bound[k] << ";";
   }
-  // The reasons: every failure and missed rate, and each distinct skip
-  // reason once.
+  out << "\n";
+  if (bound.count("client-bound") || bound.count("both")) {
+    out << "  client-bound and both cells measure the load generator's limit too: read the\n"
+           "  server's CPU per request there (muxbench show --metric cpu). On one machine with 2\n"
+           "  CPUs no load-generator setting made the server the only bound side (pipeline,\n"
+           "  threads, rate: scripts/bound-study.sh, docs/results.md); to measure the server\n"
+           "  alone, give the load generator more CPUs or hosts (the testbed or real hosts:\n"
+           "  --hosts, --loadgen-ranks; docs/distributed.md)\n";
+  }
+}
+
+// The reasons: every failure and missed rate, and each distinct skip reason once.
+void reasons(std::ostringstream& out, const json& cells) {
   std::vector<std::string> failures, rate_misses;
   std::map<std::string, int> skips;
   std::vector<std::string> skip_order;
@@ -364,6 +375,17 @@ std::string summary_tables(const json& doc, TableMetric what) {
       out << "  " << r << " (" << skips[r] << (skips[r] == 1 ? " cell" : " cells") << ")\n";
     }
   }
+}
+
+}  // namespace
+
+std::string summary_tables(const json& doc, TableMetric what) {
+  std::vector<std::string> strategy_order, workload_order;
+  table_order(doc, strategy_order, workload_order);
+  std::ostringstream out;
+  for (const auto& w : workload_order) workload_table(out, doc, w, strategy_order, what);
+  bound_summary(out, doc["cells"]);
+  reasons(out, doc["cells"]);
   return out.str();
 }
 

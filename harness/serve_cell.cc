@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "commands.h"
 #include "muxbench/net.h"
+#include "muxbench/wire.h"
 #include "sampler.h"
 
 namespace muxbench::harness {
@@ -66,10 +67,7 @@ int wait_ready(Child& server, const std::string& err_path, double timeout_s, std
   for (;;) {
     auto slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(100));
     if (auto line = server.read_line(slice)) {
-      auto pos = line->find(" port=");
-      if (line->rfind("READY ", 0) == 0 && pos != std::string::npos) {
-        return std::atoi(line->c_str() + pos + 6);
-      }
+      if (int port = wire::ready_port(*line); port > 0) return port;
       continue;
     }
     if (Clock::now() < slice) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // EOF

@@ -77,8 +77,19 @@ std::vector<std::string> workload_name_list() {
   return names;
 }
 
-const std::vector<std::string> kFamilies = {"blocking", "readiness", "libevent", "libuv", "asio",
-                                            "completion"};
+// The names of the workloads that satisfy `pred`, for "applies only to" lines.
+std::string workload_names_where(bool (*pred)(const WorkloadInfo&)) {
+  std::string s;
+  for (const auto& w : workloads()) {
+    if (!pred(w)) continue;
+    if (!s.empty()) s += ", ";
+    s += w.name;
+  }
+  return s;
+}
+
+bool keeps_some_idle(const WorkloadInfo& w) { return w.active != 0; }
+bool is_open_loop(const WorkloadInfo& w) { return w.rate_per_s > 0; }
 
 std::string cpu_list(const json& v, const std::string& path) {
   if (v.is_null()) return "";
@@ -95,11 +106,14 @@ WorkloadParams parse_workload_params(const json& v, const std::string& path,
   check_keys(v, path, {"connections", "active", "message_size_bytes", "pipeline", "rate_per_s",
                        "duration_s", "warmup_s"});
   WorkloadParams p;
+  const WorkloadInfo& info = *find_workload(workload);
   if (v.contains("connections")) p.connections = get_connections(v["connections"], path + ".connections");
   if (v.contains("active")) {
-    if (workload != "idle") {
-      fail(path + ".active", v["active"], "is not allowed here; allowed: 'active' applies to the idle "
-                                          "workload only (the others keep every connection busy)");
+    if (!keeps_some_idle(info)) {
+      fail(path + ".active", v["active"],
+           "is not allowed here; allowed: 'active' applies only to the workloads that keep some "
+           "connections idle: " + workload_names_where(keeps_some_idle) +
+               " (the others keep every connection busy)");
     }
     p.active = get_int(v["active"], path + ".active", 1, 100000, kConnAllowed);
   }
@@ -111,9 +125,10 @@ WorkloadParams parse_workload_params(const json& v, const std::string& path,
     p.pipeline = get_int(v["pipeline"], path + ".pipeline", 1, 1024, "an integer from 1 to 1024");
   }
   if (v.contains("rate_per_s")) {
-    if (workload != "rate") {
+    if (!is_open_loop(info)) {
       fail(path + ".rate_per_s", v["rate_per_s"],
-           "is not allowed here; allowed: 'rate_per_s' applies to the rate workload only");
+           "is not allowed here; allowed: 'rate_per_s' applies only to the open-loop workloads: " +
+               workload_names_where(is_open_loop));
     }
     p.rate_per_s = get_number(v["rate_per_s"], path + ".rate_per_s", 1, 10000000,
                               "a total request rate from 1 to 10000000 per second");
@@ -127,7 +142,8 @@ WorkloadParams parse_workload_params(const json& v, const std::string& path,
   return p;
 }
 
-SkipRule parse_skip_rule(const json& v, const std::string& path) {
+SkipRule parse_skip_rule(const json& v, const std::string& path,
+                         const std::vector<StrategyInfo>& catalog) {
   const char* allowed_keys =
       "an object with keys strategies, families, workloads, connections_above, active_above, reason";
   require_object(v, path, allowed_keys);
@@ -138,7 +154,8 @@ SkipRule parse_skip_rule(const json& v, const std::string& path) {
     r.strategies = get_name_list(v["strategies"], path + ".strategies", {}, "strategy", false);
   }
   if (v.contains("families")) {
-    r.families = get_name_list(v["families"], path + ".families", kFamilies, "family", true);
+    r.families = get_name_list(v["families"], path + ".families", family_names(catalog), "family",
+                               true);
   }
   if (v.contains("workloads")) {
     r.workloads = get_name_list(v["workloads"], path + ".workloads", workload_name_list(),
@@ -229,23 +246,10 @@ std::vector<int> get_server_threads(const json& v, const std::string& path) {
 
 }  // namespace
 
-Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
-                  const std::string& fallback_name) {
-  require_object(j, "suite", "a JSON object (docs/results.md, \"Suite files\")");
-  check_keys(j, "suite", {"name", "description", "source", "strategies", "workloads", "connections",
-                          "duration_s", "warmup_s", "repeat", "pause_s", "loadgen_threads", "loadgen_ranks",
-                          "placement", "workload_params", "server_args", "server_threads", "skip"});
-  Suite s;
-  s.name = j.contains("name") ? get_string(j["name"], "suite.name", "a short name, e.g. \"smoke\"")
-                              : fallback_name;
-  if (s.name.empty() || s.name.find_first_of("/ \t\n") != std::string::npos) {
-    fail("suite.name", json(s.name), "is not a usable name; allowed: a non-empty word without '/' or spaces");
-  }
-  if (j.contains("description")) {
-    s.description = get_string(j["description"], "suite.description", "one line of text");
-  }
-  if (j.contains("source")) s.source = get_string(j["source"], "suite.source", "a string");
+// parse_suite in steps, one group of keys each.
+namespace {
 
+void parse_names(const json& j, const std::vector<StrategyInfo>& catalog, Suite& s) {
   const auto names = catalog_names(catalog);
   if (!j.contains("strategies")) {
     throw SuiteError("suite.strategies: missing; allowed: \"all\" or a list of: " + join(names));
@@ -264,7 +268,9 @@ Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
     throw SuiteError("suite.workloads: missing; allowed: a list of: " + workload_names());
   }
   s.workloads = get_name_list(j["workloads"], "suite.workloads", workload_name_list(), "workload", true);
+}
 
+void parse_run_settings(const json& j, Suite& s) {
   // An empty list is fine when every workload has its own (checked below).
   if (j.contains("connections") && !(j["connections"].is_array() && j["connections"].empty())) {
     s.connections = get_connections(j["connections"], "suite.connections");
@@ -294,63 +300,98 @@ Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
     if (p.contains("server_cpus")) s.placement.server_cpus = cpu_list(p["server_cpus"], "suite.placement.server_cpus");
     if (p.contains("loadgen_cpus")) s.placement.loadgen_cpus = cpu_list(p["loadgen_cpus"], "suite.placement.loadgen_cpus");
   }
-  if (j.contains("workload_params")) {
-    const json& wp = j["workload_params"];
-    require_object(wp, "suite.workload_params", "an object keyed by workload: " + workload_names());
-    for (const auto& [key, value] : wp.items()) {
-      std::string path = "suite.workload_params." + key;
-      if (find_workload(key) == nullptr) {
-        throw SuiteError(path + ": '" + key + "' is not a workload; allowed: " + workload_names());
-      }
-      s.workload_params[key] = parse_workload_params(value, path, key);
+}
+
+void parse_all_workload_params(const json& j, Suite& s) {
+  if (!j.contains("workload_params")) return;
+  const json& wp = j["workload_params"];
+  require_object(wp, "suite.workload_params", "an object keyed by workload: " + workload_names());
+  for (const auto& [key, value] : wp.items()) {
+    std::string path = "suite.workload_params." + key;
+    if (find_workload(key) == nullptr) {
+      throw SuiteError(path + ": '" + key + "' is not a workload; allowed: " + workload_names());
     }
+    s.workload_params[key] = parse_workload_params(value, path, key);
   }
-  if (j.contains("server_args")) {
-    const json& sa = j["server_args"];
-    require_object(sa, "suite.server_args", "an object: strategy name -> list of extra server arguments");
-    for (const auto& [key, value] : sa.items()) {
-      std::string path = "suite.server_args." + key;
-      if (!value.is_array()) fail(path, value, "is not a list; allowed: a list of strings, e.g. [\"--threads\", \"8\"]");
-      std::vector<std::string> args;
-      for (std::size_t i = 0; i < value.size(); ++i) {
-        std::string p = path + "[" + std::to_string(i) + "]";
-        std::string a = get_string(value[i], p, "a server argument (string)");
-        for (const char* reserved : {"--strategy", "--port", "--stats", "--bind"}) {
-          if (a == reserved || a.rfind(std::string(reserved) + "=", 0) == 0) {
-            fail(p, value[i], "is set by the harness; allowed: any other server option, e.g. --threads, --backend");
-          }
-        }
-        args.push_back(a);
-      }
-      s.server_args[key] = args;
-    }
-  }
-  if (j.contains("server_threads")) {
-    s.server_threads = get_server_threads(j["server_threads"], "suite.server_threads");
-    if (std::none_of(s.strategies.begin(), s.strategies.end(),
-                     [&](const std::string& n) { return takes_threads(catalog, n); })) {
-      fail("suite.server_threads", j["server_threads"],
-           "applies to no strategy of this suite; allowed: a suite with a strategy that takes "
-           "--threads (muxbench-server --list-json: takes_threads)");
-    }
-    for (const auto& [key, args] : s.server_args) {
-      if (!takes_threads(catalog, key)) continue;
-      for (const auto& a : args) {
-        if (sets_threads(a)) {
-          fail("suite.server_args." + key, json(args),
-               "sets --threads, which suite.server_threads sets for every strategy that takes it; "
-               "allowed: one of the two");
+}
+
+void parse_server_args(const json& j, Suite& s) {
+  if (!j.contains("server_args")) return;
+  const json& sa = j["server_args"];
+  require_object(sa, "suite.server_args", "an object: strategy name -> list of extra server arguments");
+  for (const auto& [key, value] : sa.items()) {
+    std::string path = "suite.server_args." + key;
+    if (!value.is_array()) fail(path, value, "is not a list; allowed: a list of strings, e.g. [\"--threads\", \"8\"]");
+    std::vector<std::string> args;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      std::string p = path + "[" + std::to_string(i) + "]";
+      std::string a = get_string(value[i], p, "a server argument (string)");
+      for (const char* reserved : {"--strategy", "--port", "--stats", "--bind"}) {
+        if (a == reserved || a.rfind(std::string(reserved) + "=", 0) == 0) {
+          fail(p, value[i], "is set by the harness; allowed: any other server option, e.g. --threads, --backend");
         }
       }
+      args.push_back(a);
+    }
+    s.server_args[key] = args;
+  }
+}
+
+void parse_server_threads(const json& j, const std::vector<StrategyInfo>& catalog, Suite& s) {
+  if (!j.contains("server_threads")) return;
+  s.server_threads = get_server_threads(j["server_threads"], "suite.server_threads");
+  if (std::none_of(s.strategies.begin(), s.strategies.end(),
+                   [&](const std::string& n) { return takes_threads(catalog, n); })) {
+    fail("suite.server_threads", j["server_threads"],
+         "applies to no strategy of this suite; allowed: a suite with a strategy that takes "
+         "--threads (muxbench-server --list-json: takes_threads)");
+  }
+  for (const auto& [key, args] : s.server_args) {
+    if (!takes_threads(catalog, key)) continue;
+    for (const auto& a : args) {
+      if (sets_threads(a)) {
+        fail("suite.server_args." + key, json(args),
+             "sets --threads, which suite.server_threads sets for every strategy that takes it; "
+             "allowed: one of the two");
+      }
     }
   }
-  if (j.contains("skip")) {
-    const json& sk = j["skip"];
-    if (!sk.is_array()) fail("suite.skip", sk, "is not a list; allowed: a list of skip rules");
-    for (std::size_t i = 0; i < sk.size(); ++i) {
-      s.skip.push_back(parse_skip_rule(sk[i], "suite.skip[" + std::to_string(i) + "]"));
-    }
+}
+
+void parse_skip_rules(const json& j, const std::vector<StrategyInfo>& catalog, Suite& s) {
+  if (!j.contains("skip")) return;
+  const json& sk = j["skip"];
+  if (!sk.is_array()) fail("suite.skip", sk, "is not a list; allowed: a list of skip rules");
+  for (std::size_t i = 0; i < sk.size(); ++i) {
+    s.skip.push_back(parse_skip_rule(sk[i], "suite.skip[" + std::to_string(i) + "]", catalog));
   }
+}
+
+}  // namespace
+
+Suite parse_suite(const json& j, const std::vector<StrategyInfo>& catalog,
+                  const std::string& fallback_name) {
+  require_object(j, "suite", "a JSON object (docs/results.md, \"Suite files\")");
+  check_keys(j, "suite", {"name", "description", "source", "strategies", "workloads", "connections",
+                          "duration_s", "warmup_s", "repeat", "pause_s", "loadgen_threads", "loadgen_ranks",
+                          "placement", "workload_params", "server_args", "server_threads", "skip"});
+  Suite s;
+  s.name = j.contains("name") ? get_string(j["name"], "suite.name", "a short name, e.g. \"smoke\"")
+                              : fallback_name;
+  if (s.name.empty() || s.name.find_first_of("/ \t\n") != std::string::npos) {
+    fail("suite.name", json(s.name), "is not a usable name; allowed: a non-empty word without '/' or spaces");
+  }
+  if (j.contains("description")) {
+    s.description = get_string(j["description"], "suite.description", "one line of text");
+  }
+  if (j.contains("source")) s.source = get_string(j["source"], "suite.source", "a string");
+
+  parse_names(j, catalog, s);
+  parse_run_settings(j, s);
+  parse_all_workload_params(j, s);
+  parse_server_args(j, s);
+  parse_server_threads(j, catalog, s);
+  parse_skip_rules(j, catalog, s);
   check_connections_present(s);
   return s;
 }

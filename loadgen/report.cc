@@ -63,10 +63,11 @@ json latency_json(const Histogram& h) {
 
 namespace {
 
-// The report of one merged run: every worker of every rank.
-json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerResult>& workers) {
+// What report_of() sums over every worker of every rank.
+struct Totals {
   Histogram latency, latency_unc, latency_censored, send_lag, connect_latency;
   ErrorCounts by_phase[kPhases];
+  ErrorCounts errors;  // ramp and measurement
   std::uint64_t sent = 0, completed = 0, verified = 0, mismatched = 0, lost = 0, unsent = 0;
   std::uint64_t due = 0, sent_in_drain = 0, sent_late = 0, censored = 0;
   std::uint64_t in_window = 0;
@@ -75,44 +76,49 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
   int open_start = 0, open_end = 0, active_open_start = 0, active_open_end = 0;
   const WorkerResult* mismatch_sample = nullptr;
   bool addr_not_available = false;
+};
+
+Totals sum_workers(const std::vector<WorkerResult>& workers) {
+  Totals t;
   for (const WorkerResult& w : workers) {
-    latency.merge(w.latency);
-    latency_unc.merge(w.latency_uncorrected);
-    latency_censored.merge(w.latency_censored);
-    send_lag.merge(w.send_lag);
-    connect_latency.merge(w.connect_latency);
-    for (int p = 0; p < kPhases; ++p) by_phase[p] += w.errors[p];
-    sent += w.sent;
-    completed += w.completed;
-    in_window += w.completed_in_window;
-    verified += w.verified;
-    mismatched += w.mismatched;
-    lost += w.lost;
-    unsent += w.unsent;
-    due += w.due;
-    sent_in_drain += w.sent_in_drain;
-    sent_late += w.sent_late;
-    censored += w.censored;
-    bytes_sent += w.bytes_sent;
-    bytes_received += w.bytes_received;
-    c_attempted += w.connect_attempted;
-    c_established += w.connect_established;
-    c_failed += w.connect_failed;
-    c_ramp += w.ramp_established;
-    open_start += w.open_at_measure_start;
-    open_end += w.open_at_measure_end;
-    active_open_start += w.active_open_at_measure_start;
-    active_open_end += w.active_open_at_measure_end;
-    if (mismatch_sample == nullptr && w.has_mismatch_sample) mismatch_sample = &w;
-    addr_not_available = addr_not_available || w.saw_addr_not_available;
+    t.latency.merge(w.latency);
+    t.latency_unc.merge(w.latency_uncorrected);
+    t.latency_censored.merge(w.latency_censored);
+    t.send_lag.merge(w.send_lag);
+    t.connect_latency.merge(w.connect_latency);
+    for (int p = 0; p < kPhases; ++p) t.by_phase[p] += w.errors[p];
+    t.sent += w.sent;
+    t.completed += w.completed;
+    t.in_window += w.completed_in_window;
+    t.verified += w.verified;
+    t.mismatched += w.mismatched;
+    t.lost += w.lost;
+    t.unsent += w.unsent;
+    t.due += w.due;
+    t.sent_in_drain += w.sent_in_drain;
+    t.sent_late += w.sent_late;
+    t.censored += w.censored;
+    t.bytes_sent += w.bytes_sent;
+    t.bytes_received += w.bytes_received;
+    t.c_attempted += w.connect_attempted;
+    t.c_established += w.connect_established;
+    t.c_failed += w.connect_failed;
+    t.c_ramp += w.ramp_established;
+    t.open_start += w.open_at_measure_start;
+    t.open_end += w.open_at_measure_end;
+    t.active_open_start += w.active_open_at_measure_start;
+    t.active_open_end += w.active_open_at_measure_end;
+    if (t.mismatch_sample == nullptr && w.has_mismatch_sample) t.mismatch_sample = &w;
+    t.addr_not_available = t.addr_not_available || w.saw_addr_not_available;
   }
-  ErrorCounts errors = by_phase[kRamp];
-  errors += by_phase[kMeasure];
+  t.errors = t.by_phase[kRamp];
+  t.errors += t.by_phase[kMeasure];
+  return t;
+}
 
-  const double measure_s = static_cast<double>(run.measure_ns) / 1e9;
+json config_json(const Config& cfg) {
   const bool open = cfg.open_loop();
-
-  json config = {
+  return {
       {"target", cfg.target_text},
       {"target_resolved", cfg.target_resolved.empty() ? json(nullptr) : json(cfg.target_resolved)},
       {"connections", cfg.total_connections},
@@ -131,7 +137,10 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
       {"interval_s", cfg.interval_s},
       {"mode", open ? "open_loop" : "closed_loop"},
   };
+}
 
+json timeseries_json(const Config& cfg, const RunInfo& run, const std::vector<WorkerResult>& workers) {
+  const bool open = cfg.open_loop();
   // Time series: every interval of the warm-up and the measurement, empty
   // ones included (a stall shows as zeros), workers merged.
   struct Merged {
@@ -182,8 +191,18 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
       series.push_back(std::move(e));
     }
   }
+  return series;
+}
 
-  // The client watching itself.
+// The client watching itself: CPU, busy fraction, per thread.
+struct ClientCpu {
+  json report;
+  bool known = false;   // some thread measured its CPU
+  double busiest = 0;   // the busiest thread's busy fraction
+};
+
+ClientCpu client_json(const RunInfo& run, const std::vector<WorkerResult>& workers,
+                      const Totals& totals) {
   json per_thread = json::array();
   double user = 0, sys = 0, busiest = 0, busy_sum = 0;
   bool delay_known = true;
@@ -220,13 +239,17 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
     per_thread.push_back(std::move(t));
   }
   const bool cpu_known = threads_with_cpu > 0;
-  json client = {
+  ClientCpu out;
+  out.known = cpu_known;
+  out.busiest = busiest;
+  out.report = {
       {"threads", static_cast<int>(workers.size())},
       {"cpu_user_s", cpu_known ? json(user) : json(nullptr)},
       {"cpu_sys_s", cpu_known ? json(sys) : json(nullptr)},
       {"cpu_us_per_request",
-       cpu_known && in_window > 0 ? json((user + sys) * 1e6 / static_cast<double>(in_window))
-                                  : json(nullptr)},
+       cpu_known && totals.in_window > 0
+           ? json((user + sys) * 1e6 / static_cast<double>(totals.in_window))
+           : json(nullptr)},
       {"busy_fraction", cpu_known ? json(busiest) : json(nullptr)},
       {"busy_fraction_mean",
        cpu_known ? json(busy_sum / threads_with_cpu) : json(nullptr)},
@@ -239,9 +262,14 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
       {"max_rss_bytes", run.max_rss_kb * 1024},
       {"per_thread", std::move(per_thread)},
   };
+  return out;
+}
 
+std::vector<std::string> report_warnings(const Config& cfg, const RunInfo& run, const Totals& t,
+                                         const ClientCpu& client) {
+  const bool open = cfg.open_loop();
   std::vector<std::string> warnings = run.warnings;
-  if (addr_not_available) {
+  if (t.addr_not_available) {
     warnings.push_back(
         "connect failed with EADDRNOTAVAIL: no free local (address, port) pair for the target. "
         "Each source address has " +
@@ -255,48 +283,60 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
   }
   // Open loop: the schedule was missed by every request due in the window
   // that was sent late in the drain (beyond the on-time slack) or never.
-  const std::uint64_t missed = sent_late + unsent;
+  const std::uint64_t missed = t.sent_late + t.unsent;
   if (open && missed > 0) {
     char pct[32];
     std::snprintf(pct, sizeof pct, "%.2f",
-                  due > 0 ? 100.0 * static_cast<double>(missed) / static_cast<double>(due) : 100.0);
-    warnings.push_back(std::to_string(missed) + " of " + std::to_string(due) +
+                  t.due > 0 ? 100.0 * static_cast<double>(missed) / static_cast<double>(t.due)
+                            : 100.0);
+    warnings.push_back(std::to_string(missed) + " of " + std::to_string(t.due) +
                        " requests due in the measurement (" + pct +
-                       " %) were not sent on schedule: " + std::to_string(sent_late) +
-                       " sent late in the drain, " + std::to_string(unsent) +
+                       " %) were not sent on schedule: " + std::to_string(t.sent_late) +
+                       " sent late in the drain, " + std::to_string(t.unsent) +
                        " never sent (--pipeline limit with a slow server, or the client fell "
                        "behind): the target rate was not met");
   }
-  if (open && censored > 0) {
-    warnings.push_back(std::to_string(censored) +
+  if (open && t.censored > 0) {
+    warnings.push_back(std::to_string(t.censored) +
                        " requests due in the measurement got no reply by the end of the drain "
                        "(never sent, or lost); their latency is censored: recorded as the time "
                        "they had waited, a lower bound (latency_censored)");
   }
-  if (cpu_known && busiest >= kSaturatedBusyFraction) {
+  if (client.known && client.busiest >= kSaturatedBusyFraction) {
     warnings.push_back("client_saturated: a load-generator thread was busy " +
-                       std::to_string(static_cast<int>(busiest * 100)) +
+                       std::to_string(static_cast<int>(client.busiest * 100)) +
                        "% of the measurement; the result may be limited by the client, not the "
                        "server (try --threads or --cpu)");
   }
   const int idle_total = cfg.total_connections - cfg.total_active;
-  const int idle_lost = (open_start - active_open_start) - (open_end - active_open_end);
-  if (run.ok && idle_total > 0 && open_end - active_open_end < idle_total) {
-    warnings.push_back(std::to_string(idle_total - (open_end - active_open_end)) + " of " +
+  if (run.ok && idle_total > 0 && t.open_end - t.active_open_end < idle_total) {
+    warnings.push_back(std::to_string(idle_total - (t.open_end - t.active_open_end)) + " of " +
                        std::to_string(idle_total) +
                        " idle connections were not open at the end of the measurement");
   }
+  return warnings;
+}
+
+// The report of one merged run: every worker of every rank.
+json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerResult>& workers) {
+  const Totals t = sum_workers(workers);
+  const double measure_s = static_cast<double>(run.measure_ns) / 1e9;
+  const bool open = cfg.open_loop();
+  ClientCpu client = client_json(run, workers, t);
+  const std::uint64_t missed = t.sent_late + t.unsent;
+  const int idle_total = cfg.total_connections - cfg.total_active;
+  const int idle_lost = (t.open_start - t.active_open_start) - (t.open_end - t.active_open_end);
 
   json first_mismatch = nullptr;
-  if (mismatch_sample != nullptr) {
-    first_mismatch = {{"connection", mismatch_sample->mismatch_connection},
-                      {"expected", mismatch_sample->mismatch_expected},
-                      {"received", mismatch_sample->mismatch_received}};
+  if (t.mismatch_sample != nullptr) {
+    first_mismatch = {{"connection", t.mismatch_sample->mismatch_connection},
+                      {"expected", t.mismatch_sample->mismatch_expected},
+                      {"received", t.mismatch_sample->mismatch_received}};
   }
 
   json phases_errors = json::object();
   for (int p = 0; p < kPhases; ++p) {
-    phases_errors[kPhaseNames[static_cast<std::size_t>(p)]] = error_json(by_phase[p]);
+    phases_errors[kPhaseNames[static_cast<std::size_t>(p)]] = error_json(t.by_phase[p]);
   }
 
   json sources = {{"count", run.source_addresses}};
@@ -307,11 +347,11 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
       {"tool", "muxbench-loadgen"},
       {"started_at", run.started_at},
       {"argv", run.argv},
-      {"config", std::move(config)},
+      {"config", config_json(cfg)},
       {"status", run.ok ? "ok" : "failed"},
       {"failure_reason", run.ok ? json(nullptr) : json(run.failure_reason)},
       {"interrupted", run.interrupted},
-      {"warnings", warnings},
+      {"warnings", report_warnings(cfg, run, t, client)},
       {"phases",
        {{"ramp_ns", run.ramp_ns},
         {"warmup_ns", run.warmup_ns},
@@ -319,63 +359,63 @@ json report_of(const Config& cfg, const RunInfo& run, const std::vector<WorkerRe
         {"drain_ns", run.drain_ns},
         {"close_ns", run.close_ns}}},
       {"connect",
-       {{"attempted", c_attempted},
-        {"established", c_established},
-        {"failed", c_failed},
-        {"established_in_ramp", c_ramp},
-        {"latency", latency_json(connect_latency)}}},
+       {{"attempted", t.c_attempted},
+        {"established", t.c_established},
+        {"failed", t.c_failed},
+        {"established_in_ramp", t.c_ramp},
+        {"latency", latency_json(t.connect_latency)}}},
       {"connections",
        {{"total", cfg.total_connections},
         {"active", cfg.total_active},
         {"idle", idle_total},
-        {"open_at_measure_start", open_start},
-        {"active_open_at_measure_start", active_open_start},
-        {"open_at_measure_end", open_end},
-        {"active_open_at_measure_end", active_open_end},
+        {"open_at_measure_start", t.open_start},
+        {"active_open_at_measure_start", t.active_open_start},
+        {"open_at_measure_end", t.open_end},
+        {"active_open_at_measure_end", t.active_open_end},
         {"idle_lost_during_measure", std::max(idle_lost, 0)}}},
       {"requests",
-       {{"sent", sent},
-        {"completed", completed},
-        {"completed_in_window", in_window},
-        {"lost", lost},
-        {"censored", censored},
-        {"bytes_sent", bytes_sent},
-        {"bytes_received", bytes_received}}},
+       {{"sent", t.sent},
+        {"completed", t.completed},
+        {"completed_in_window", t.in_window},
+        {"lost", t.lost},
+        {"censored", t.censored},
+        {"bytes_sent", t.bytes_sent},
+        {"bytes_received", t.bytes_received}}},
       {"throughput",
-       {{"requests_per_s", rate_or_null(static_cast<double>(in_window), measure_s)},
-        {"bytes_per_s", rate_or_null(static_cast<double>(bytes_received), measure_s)},
-        {"sent_bytes_per_s", rate_or_null(static_cast<double>(bytes_sent), measure_s)}}},
+       {{"requests_per_s", rate_or_null(static_cast<double>(t.in_window), measure_s)},
+        {"bytes_per_s", rate_or_null(static_cast<double>(t.bytes_received), measure_s)},
+        {"sent_bytes_per_s", rate_or_null(static_cast<double>(t.bytes_sent), measure_s)}}},
       {"rate", open ? json{{"target_per_s", cfg.total_rate},
                            {"achieved_per_s",
-                            rate_or_null(static_cast<double>(in_window), measure_s)},
+                            rate_or_null(static_cast<double>(t.in_window), measure_s)},
                            {"sent_per_s",
-                            rate_or_null(static_cast<double>(sent - sent_in_drain), measure_s)},
+                            rate_or_null(static_cast<double>(t.sent - t.sent_in_drain), measure_s)},
                            {"per_connection_per_s",
                             cfg.total_active > 0 ? json(cfg.total_rate / cfg.total_active)
                                                  : json(nullptr)},
-                           {"due", due},
-                           {"sent_in_window", sent - sent_in_drain},
-                           {"sent_in_drain", sent_in_drain},
-                           {"sent_late", sent_late},
-                           {"unsent", unsent},
+                           {"due", t.due},
+                           {"sent_in_window", t.sent - t.sent_in_drain},
+                           {"sent_in_drain", t.sent_in_drain},
+                           {"sent_late", t.sent_late},
+                           {"unsent", t.unsent},
                            {"missed", missed},
                            {"missed_fraction",
-                            due > 0 ? json(static_cast<double>(missed) / static_cast<double>(due))
+                            t.due > 0 ? json(static_cast<double>(missed) / static_cast<double>(t.due))
                                     : json(nullptr)},
-                           {"censored", censored},
-                           {"send_lag", latency_json(send_lag)}}
+                           {"censored", t.censored},
+                           {"send_lag", latency_json(t.send_lag)}}
                     : json(nullptr)},
-      {"latency", latency_json(latency)},
-      {"latency_censored", open ? latency_json(latency_censored) : json(nullptr)},
-      {"latency_uncorrected", open ? latency_json(latency_unc) : json(nullptr)},
-      {"errors", error_json(errors)},
+      {"latency", latency_json(t.latency)},
+      {"latency_censored", open ? latency_json(t.latency_censored) : json(nullptr)},
+      {"latency_uncorrected", open ? latency_json(t.latency_unc) : json(nullptr)},
+      {"errors", error_json(t.errors)},
       {"errors_by_phase", std::move(phases_errors)},
       {"verification",
-       {{"verified_replies", verified},
-        {"mismatched_replies", mismatched},
+       {{"verified_replies", t.verified},
+        {"mismatched_replies", t.mismatched},
         {"first_mismatch", std::move(first_mismatch)}}},
-      {"timeseries", std::move(series)},
-      {"client", std::move(client)},
+      {"timeseries", timeseries_json(cfg, run, workers)},
+      {"client", std::move(client.report)},
       {"limits",
        {{"nofile_soft", run.nofile_soft},
         {"nofile_hard", run.nofile_hard},

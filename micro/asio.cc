@@ -109,6 +109,6 @@ void registration(benchmark::State& state, int n) {
 
 }  // namespace
 
-const Mechanism kAsio = {"asio", false, dispatch, registration};
+const Mechanism kAsio = {"asio", "asio", false, dispatch, registration};
 
 }  // namespace muxbench::micro

@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
       near(name, "active", b.value("active", NAN), a, 0);
       // At most A bytes are ever in flight, so no dispatch can deliver more,
       // except when every pair is active (N == A): then a reader that drains
-      // (epoll-et, io_uring) also reads bytes chained into pairs later in the
+      // (epoll-et, io_uring-poll) also reads bytes chained into pairs later in the
       // same batch. A round is A + W events in any case.
       const double bound = n > a ? a : a + chained_writes;
       if (epd > bound * (1 + 1e-9)) {

@@ -225,6 +225,7 @@ const char* io_uring_poll_mode() {
   return mode.c_str();
 }
 
-const Mechanism kIoUringPoll = {"io_uring", false, dispatch, registration};
+const Mechanism kIoUringPoll = {"io_uring-poll", "completion", false, dispatch,
+                                registration};
 
 }  // namespace muxbench::micro

@@ -141,11 +141,11 @@ constexpr char kEpollName[] = "epoll";
 
 }  // namespace
 
-const Mechanism kLibeventSelect = {"libevent-select", true, dispatch<kSelectName>,
+const Mechanism kLibeventSelect = {"libevent-select", "libevent", true, dispatch<kSelectName>,
                                    registration<kSelectName>};
-const Mechanism kLibeventPoll = {"libevent-poll", false, dispatch<kPollName>,
+const Mechanism kLibeventPoll = {"libevent-poll", "libevent", false, dispatch<kPollName>,
                                  registration<kPollName>};
-const Mechanism kLibeventEpoll = {"libevent-epoll", false, dispatch<kEpollName>,
+const Mechanism kLibeventEpoll = {"libevent-epoll", "libevent", false, dispatch<kEpollName>,
                                   registration<kEpollName>};
 
 }  // namespace muxbench::micro

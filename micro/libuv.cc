@@ -134,6 +134,6 @@ void registration(benchmark::State& state, int n) {
 
 }  // namespace
 
-const Mechanism kLibuv = {"libuv", false, dispatch, registration};
+const Mechanism kLibuv = {"libuv", "libuv", false, dispatch, registration};
 
 }  // namespace muxbench::micro

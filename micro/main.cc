@@ -24,7 +24,7 @@ namespace {
 
 // The mechanisms, in the order the results list them.
 const Mechanism* const kMechanisms[] = {
-    &kSelect,      &kPoll,           &kEpoll,        &kEpollEdge,
+    &kSelect,      &kPoll,           &kEpoll,        &kEpollEt,
     &kIoUringPoll, &kLibeventSelect, &kLibeventPoll, &kLibeventEpoll,
     &kLibuv,       &kAsio,
 };
@@ -104,11 +104,28 @@ void add_context(long nofile) {
   benchmark::AddCustomContext("io_uring_poll", io_uring_poll_mode());
 }
 
+// --list-json: the mechanisms, in table order, with their families (read by
+// scripts/registry.py, which writes docs/registry.json for the charts).
+void print_mechanisms_json() {
+  std::printf("[");
+  const char* sep = "\n";
+  for (const Mechanism* m : kMechanisms) {
+    std::printf("%s  {\"name\": \"%s\", \"family\": \"%s\", \"fd_setsize_bound\": %s}", sep,
+                m->name, m->family, m->fd_setsize_bound ? "true" : "false");
+    sep = ",\n";
+  }
+  std::printf("\n]\n");
+}
+
 }  // namespace
 }  // namespace muxbench::micro
 
 int main(int argc, char** argv) {
   using namespace muxbench::micro;
+  if (argc == 2 && std::string(argv[1]) == "--list-json") {
+    print_mechanisms_json();
+    return 0;
+  }
   const long nofile = open_file_limit();
   register_dispatch_benchmarks();
   register_registration_benchmarks();

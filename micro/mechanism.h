@@ -1,8 +1,9 @@
 // One readiness mechanism as the micro-benchmarks see it.
 //
-// Each mechanism lives in one file (select.cc, poll.cc, epoll.cc,
-// epoll_edge.cc, io_uring_poll.cc, libevent.cc, libuv.cc, asio.cc) that writes its wait-and-
-// dispatch loop out in full and exports only its Mechanism object(s). main.cc
+// Each mechanism lives in one file (select.cc, poll.cc, epoll.cc with its
+// edge-triggered twin, io_uring_poll.cc, libevent.cc, libuv.cc, asio.cc) that
+// writes its wait-and-dispatch loop out in full and exports only its
+// Mechanism object(s). main.cc
 // lists them in an explicit table and registers the benchmarks from it: a new
 // mechanism is one file plus one line there, and the smoke test picks it up.
 #pragma once
@@ -22,6 +23,10 @@ struct Mechanism {
   // Kebab-case name: the <mechanism> part of "BM_Dispatch/<mechanism>/<N>/<A>"
   // and "BM_Register/<mechanism>/<N>", hence the JSON key and the plot legend.
   const char* name;
+
+  // The strategy family it belongs to (as in muxbench-server --list-json),
+  // hence its colour family in the charts: "readiness", "libevent", ...
+  const char* family;
 
   // True when every watched descriptor must be below FD_SETSIZE (select() and
   // libevent's select backend); main.cc registers only the N that fit.
@@ -43,8 +48,9 @@ struct Mechanism {
 extern const Mechanism kSelect;          // "select"
 extern const Mechanism kPoll;            // "poll"
 extern const Mechanism kEpoll;           // "epoll"
-extern const Mechanism kEpollEdge;       // "epoll-et"
-extern const Mechanism kIoUringPoll;     // "io_uring"
+extern const Mechanism kEpollEt;         // "epoll-et"
+extern const Mechanism kIoUringPoll;     // "io_uring-poll": POLL_ADD readiness, not the
+                                         // servers' recv/send completions
 extern const Mechanism kLibeventSelect;  // "libevent-select"
 extern const Mechanism kLibeventPoll;    // "libevent-poll"
 extern const Mechanism kLibeventEpoll;   // "libevent-epoll"

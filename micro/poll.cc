@@ -78,6 +78,6 @@ void registration(benchmark::State& state, int n) {
 
 }  // namespace
 
-const Mechanism kPoll = {"poll", false, dispatch, registration};
+const Mechanism kPoll = {"poll", "readiness", false, dispatch, registration};
 
 }  // namespace muxbench::micro

@@ -84,6 +84,6 @@ void registration(benchmark::State& state, int n) {
 
 }  // namespace
 
-const Mechanism kSelect = {"select", true, dispatch, registration};
+const Mechanism kSelect = {"select", "readiness", true, dispatch, registration};
 
 }  // namespace muxbench::micro

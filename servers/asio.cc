@@ -189,8 +189,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy asio_strategy = {
-    "asio", "asio", "standalone Asio, C++20 coroutines: a coroutine per connection, one io_context",
-    0,      false,  run,
+    .name = "asio",
+    .family = "asio",
+    .summary = "standalone Asio, C++20 coroutines: a coroutine per connection, one io_context",
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -38,7 +38,7 @@ constexpr int kPeekChunks = 16;  // evbuffer chunks fed per evbuffer_peek()
 
 struct Loop;
 
-struct BConn {
+struct BuffereventConn {
   Conn conn;  // the codec; conn.out is scratch space, empty between callbacks
   bufferevent* bev = nullptr;
   Loop* loop = nullptr;
@@ -52,22 +52,22 @@ struct Loop {
   int listen_fd = -1;
   Counters c;
   AcceptGuard acceptor;
-  std::vector<std::unique_ptr<BConn>> conns;  // indexed by fd
+  FdTable<BuffereventConn> conns;
 
-  void close_conn(BConn& bc) {
+  void close_conn(BuffereventConn& bc) {
     // Output still queued (reset peer, stop) was not sent.
     c.bytes_out += bc.added - evbuffer_get_length(bufferevent_get_output(bc.bev));
     int fd = bc.conn.fd;
     bufferevent_free(bc.bev);  // BEV_OPT_CLOSE_ON_FREE: closes fd
     ++c.closed;
-    conns[static_cast<std::size_t>(fd)].reset();
+    conns.erase(fd);
   }
 
   void add_conn(int fd);
 };
 
 // Moves the codec's output into the output evbuffer and applies backpressure.
-bool queue_output(BConn& bc) {
+bool queue_output(BuffereventConn& bc) {
   if (bc.conn.out.empty()) return true;
   evbuffer* out = bufferevent_get_output(bc.bev);
   if (evbuffer_add(out, bc.conn.out.data(), bc.conn.out.size()) != 0) return false;
@@ -81,7 +81,7 @@ bool queue_output(BConn& bc) {
 }
 
 // Feeds everything in the input evbuffer to the codec, chunk by chunk, in place.
-void consume_input(BConn& bc) {
+void consume_input(BuffereventConn& bc) {
   Loop& loop = *bc.loop;
   evbuffer* in = bufferevent_get_input(bc.bev);
   evbuffer_iovec vec[kPeekChunks];
@@ -98,7 +98,7 @@ void consume_input(BConn& bc) {
 }
 
 void on_read(bufferevent*, void* arg) {
-  auto& bc = *static_cast<BConn*>(arg);
+  auto& bc = *static_cast<BuffereventConn*>(arg);
   consume_input(bc);
   if (!queue_output(bc)) {
     ++bc.loop->c.errors_io;
@@ -108,7 +108,7 @@ void on_read(bufferevent*, void* arg) {
 
 // Runs after a write leaves at most the low watermark queued.
 void on_write(bufferevent* bev, void* arg) {
-  auto& bc = *static_cast<BConn*>(arg);
+  auto& bc = *static_cast<BuffereventConn*>(arg);
   const std::size_t left = evbuffer_get_length(bufferevent_get_output(bev));
   if (bc.conn.peer_eof) {
     if (left == 0) bc.loop->close_conn(bc);  // everything flushed: done
@@ -124,7 +124,7 @@ void on_write(bufferevent* bev, void* arg) {
 }
 
 void on_event(bufferevent* bev, short what, void* arg) {
-  auto& bc = *static_cast<BConn*>(arg);
+  auto& bc = *static_cast<BuffereventConn*>(arg);
   Loop& loop = *bc.loop;
   if (what & BEV_EVENT_EOF) {
     // The peer half-closed: the transformed partial line, flush, then close.
@@ -146,7 +146,7 @@ void on_event(bufferevent* bev, short what, void* arg) {
 }
 
 void Loop::add_conn(int fd) {
-  auto bc = std::make_unique<BConn>();
+  auto bc = std::make_unique<BuffereventConn>();
   bc->conn.fd = fd;
   bc->loop = this;
   bc->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -164,8 +164,7 @@ void Loop::add_conn(int fd) {
     ++c.closed;
     return;
   }
-  if (conns.size() <= static_cast<std::size_t>(fd)) conns.resize(fd + 1024);
-  conns[static_cast<std::size_t>(fd)] = std::move(bc);
+  conns.put(fd, std::move(bc));
 }
 
 void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
@@ -232,9 +231,7 @@ int run(Context& ctx) {
     rc = 1;
   }
 
-  for (auto& bc : loop.conns) {
-    if (bc) loop.close_conn(*bc);
-  }
+  loop.conns.for_each([&](BuffereventConn& bc) { loop.close_conn(bc); });
   evconnlistener_free(lev);
   event_free(stop_ev);
   event_base_free(loop.base);
@@ -245,12 +242,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy bufferevent_strategy = {
-    "bufferevent",
-    "libevent",
-    "libevent bufferevents + evconnlistener, one thread: libevent does the I/O",
-    0,
-    false,
-    run,
+    .name = "bufferevent",
+    .family = "libevent",
+    .summary = "libevent bufferevents + evconnlistener, one thread: libevent does the I/O",
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -26,8 +26,6 @@
 namespace muxbench::server {
 namespace {
 
-constexpr int kAcceptsPerPass = 64;  // bound accept bursts so clients keep being served
-
 int run(Context& ctx) {
   if (!set_nonblocking(ctx.listen_fd)) {
     std::fprintf(stderr, "busypoll: O_NONBLOCK on the listener: %s\n",
@@ -41,16 +39,12 @@ int run(Context& ctx) {
   ctx.ready();
 
   while (!ctx.stop_requested()) {
-    for (int k = 0; k < kAcceptsPerPass; ++k) {
-      int fd = acceptor.accept(ctx.listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, c);
-      if (fd < 0) {
-        if (is_transient_accept_error(errno)) continue;
-        break;  // EAGAIN (the usual case), EMFILE (one shed), EINVAL (stopping) or counted
-      }
+    // accept() on every pass, whether or not anything is waiting.
+    accept_burst(acceptor, ctx.listen_fd, c, [&](int fd) {
       auto conn = std::make_unique<Conn>();
       conn->fd = fd;
       conns.push_back(std::move(conn));
-    }
+    });
 
     // One read attempt and one write attempt per connection per pass.
     for (std::size_t i = 0; i < conns.size();) {
@@ -79,8 +73,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy busypoll_strategy = {
-    "busypoll", "readiness",
-    "non-blocking sockets polled in a spin loop (the chapter's bad example)", 0, false, run,
+    .name = "busypoll",
+    .family = "readiness",
+    .summary = "non-blocking sockets polled in a spin loop (the chapter's bad example)",
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -168,9 +168,9 @@ int AcceptGuard::accept(int listen_fd, int flags, Counters& c) {
   return -1;
 }
 
-int AcceptGuard::accept_blocking(int listen_fd, Counters& c, const Context& ctx) {
+int AcceptGuard::accept_blocking(int listen_fd, Counters& c, const Context& ctx, int flags) {
   while (!ctx.stop_requested()) {
-    int fd = accept(listen_fd, SOCK_CLOEXEC, c);
+    int fd = accept(listen_fd, flags, c);
     if (fd >= 0) return fd;
     if (errno == EINVAL) break;                         // listener shut down: stopping
     if (errno == EMFILE || errno == EAGAIN) continue;   // shed one (or none waiting); carry on

@@ -3,10 +3,17 @@
 // stays in each strategy's file; this is only what happens to the bytes.
 #pragma once
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "muxbench/line_codec.h"
+#include "muxbench/net.h"
 #include "strategy.h"
 
 namespace muxbench::server {
@@ -14,6 +21,13 @@ namespace muxbench::server {
 // Size of one read() into the codec.
 inline constexpr std::size_t kReadChunk = 16 * 1024;
 
+// Connections accepted per wake-up of a loop, at most: a burst of new clients
+// must not keep the loop from serving the ones it has.
+inline constexpr int kAcceptsPerWake = 64;
+
+// One connection's bytes. A strategy that keeps more per connection wraps it
+// in a record of its own named after the strategy (EpollEtConn,
+// LibeventConn, BuffereventConn, LibuvConn, IoUringConn).
 struct Conn {
   int fd = -1;
   LineCodec codec;
@@ -83,13 +97,66 @@ class AcceptGuard {
   //   other   a per-connection failure, counted in errors_accept.
   int accept(int listen_fd, int flags, Counters& c);
 
-  // The blocking strategies' accept step: the next connection (blocking,
-  // CLOEXEC), or -1 once stopping (the listener was shut down). Sheds on fd
-  // exhaustion and backs off 10 ms on unexpected errors: it never spins.
-  int accept_blocking(int listen_fd, Counters& c, const Context& ctx);
+  // The blocking accept step (the blocking strategies, a hand-off acceptor):
+  // the next connection (accept4 with `flags` on a blocking listener), or -1
+  // once stopping (the listener was shut down). Sheds on fd exhaustion and
+  // backs off 10 ms on unexpected errors: it never spins.
+  int accept_blocking(int listen_fd, Counters& c, const Context& ctx, int flags = SOCK_CLOEXEC);
 
  private:
   int reserve_fd_;
+};
+
+// The one error policy of every accept loop, after accept() failed with
+// `err`: true to try the next pending connection (one was shed for want of
+// descriptors, or the error concerned only the connection being accepted),
+// false to stop the burst (nothing pending, the listener shut down, or an
+// unexpected error, already counted).
+inline bool accept_next_after(int err) { return err == EMFILE || is_transient_accept_error(err); }
+
+// Accepts up to kAcceptsPerWake pending connections from a non-blocking
+// listener (non-blocking, CLOEXEC sockets) and hands each to take(fd), which
+// owns it from then on. The accept burst of every readiness loop; what the
+// loop does with a connection stays in its own file.
+template <class Take>
+void accept_burst(AcceptGuard& guard, int listen_fd, Counters& c, Take&& take) {
+  for (int k = 0; k < kAcceptsPerWake; ++k) {
+    const int fd = guard.accept(listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, c);
+    if (fd >= 0) {
+      take(fd);
+    } else if (!accept_next_after(errno)) {
+      return;
+    }
+  }
+}
+
+// Connections indexed by descriptor, as a readiness loop looks them up when
+// the kernel reports an fd: descriptors are small and dense, so a vector
+// beats a hash map. Grows as larger descriptors arrive.
+template <class T>
+class FdTable {
+ public:
+  T* get(int fd) const {
+    const auto i = static_cast<std::size_t>(fd);
+    return i < slots_.size() ? slots_[i].get() : nullptr;
+  }
+  T& put(int fd, std::unique_ptr<T> entry) {
+    const auto i = static_cast<std::size_t>(fd);
+    if (i >= slots_.size()) slots_.resize(std::max(i + 1, 2 * slots_.size()));
+    slots_[i] = std::move(entry);
+    return *slots_[i];
+  }
+  void erase(int fd) { slots_[static_cast<std::size_t>(fd)].reset(); }
+  // Calls f(entry) for every entry; f may erase the entry it is given.
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& slot : slots_) {
+      if (slot) f(*slot);
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<T>> slots_;
 };
 
 }  // namespace muxbench::server

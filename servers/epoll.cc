@@ -22,19 +22,37 @@ namespace muxbench::server {
 namespace {
 
 constexpr int kMaxEvents = 256;
-constexpr int kAcceptsPerWake = 64;  // bound accept bursts so clients keep being served
 
 struct Loop {
   int ep = -1;
-  std::vector<std::unique_ptr<Conn>> conns;  // indexed by fd
+  FdTable<Conn> conns;
   Counters c;
+
+  ~Loop() { close_fd(ep); }
 
   void close_conn(Conn& conn) {
     ::epoll_ctl(ep, EPOLL_CTL_DEL, conn.fd, nullptr);
     int fd = conn.fd;
     close_fd(fd);
     ++c.closed;
-    conns[static_cast<std::size_t>(fd)].reset();
+    conns.erase(fd);
+  }
+
+  // A new connection: waits for input first.
+  void add(int cfd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = cfd;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev) != 0) {
+      ++c.errors_io;
+      close_fd(cfd);
+      ++c.closed;
+      return;
+    }
+    auto conn = std::make_unique<Conn>();
+    conn->fd = cfd;
+    conn->interest = EPOLLIN;
+    conns.put(cfd, std::move(conn));
   }
 
   // Waits for exactly what the connection needs next: input unless
@@ -83,30 +101,10 @@ int run(Context& ctx) {
       const int fd = events[i].data.fd;
       if (fd == ctx.stop_fd) break;
       if (fd == ctx.listen_fd) {
-        for (int k = 0; k < kAcceptsPerWake; ++k) {
-          int cfd = acceptor.accept(ctx.listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, loop.c);
-          if (cfd < 0) {
-            if (errno == EMFILE) continue;
-            break;
-          }
-          if (loop.conns.size() <= static_cast<std::size_t>(cfd)) loop.conns.resize(cfd + 1024);
-          auto conn = std::make_unique<Conn>();
-          conn->fd = cfd;
-          conn->interest = EPOLLIN;
-          epoll_event ev{};
-          ev.events = EPOLLIN;
-          ev.data.fd = cfd;
-          if (::epoll_ctl(loop.ep, EPOLL_CTL_ADD, cfd, &ev) != 0) {
-            ++loop.c.errors_io;
-            close_fd(cfd);
-            ++loop.c.closed;
-            continue;
-          }
-          loop.conns[static_cast<std::size_t>(cfd)] = std::move(conn);
-        }
+        accept_burst(acceptor, ctx.listen_fd, loop.c, [&](int cfd) { loop.add(cfd); });
         continue;
       }
-      Conn* conn = loop.conns[static_cast<std::size_t>(fd)].get();
+      Conn* conn = loop.conns.get(fd);
       if (conn == nullptr) continue;  // closed earlier in this batch
       const unsigned ev = events[i].events;
       if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn->wants_read() &&
@@ -123,10 +121,7 @@ int run(Context& ctx) {
     }
   }
 
-  for (auto& conn : loop.conns) {
-    if (conn) loop.close_conn(*conn);
-  }
-  close_fd(loop.ep);
+  loop.conns.for_each([&](Conn& conn) { loop.close_conn(conn); });
   ctx.totals.add(loop.c);
   return 0;
 }
@@ -134,7 +129,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy epoll_strategy = {
-    "epoll", "readiness", "level-triggered epoll, one thread: O(ready) per wait", 0, false, run,
+    .name = "epoll",
+    .family = "readiness",
+    .summary = "level-triggered epoll, one thread: O(ready) per wait",
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -169,7 +169,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy fork_strategy = {
-    "fork", "blocking", "fork() a process per connection, blocking I/O in each", 0, false, run,
+    .name = "fork",
+    .family = "blocking",
+    .summary = "fork() a process per connection, blocking I/O in each",
+    .run = run,
 };
 
 }  // namespace muxbench::server

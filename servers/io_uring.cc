@@ -139,7 +139,7 @@ struct Held {
   std::uint32_t len;
 };
 
-struct UConn {
+struct IoUringConn {
   Conn conn;            // codec; conn.out collects output not yet in flight
   std::string sending;  // the bytes of the send in flight, from send_off on
   std::size_t send_off = 0;
@@ -159,7 +159,7 @@ struct UConn {
   // set meanwhile, so that nothing moves or reuses them.
   bool zc_wait = false;
   int zc_res = 0;
-  bool fd_closed = false;  // closed, the UConn kept only for a notification
+  bool fd_closed = false;  // closed, the IoUringConn kept only for a notification
 
   std::size_t pending() const { return sending.size() - send_off + conn.out.size(); }
   bool wants_read() const {
@@ -167,7 +167,7 @@ struct UConn {
   }
 };
 
-std::uint64_t tag(Op op, const UConn* u = nullptr) {
+std::uint64_t tag(Op op, const IoUringConn* u = nullptr) {
   if (u == nullptr) return op;
   return op | (std::uint64_t{u->slot} << 8) | (std::uint64_t{u->gen} << 32);
 }
@@ -216,7 +216,7 @@ struct Loop {
   std::size_t live = 0;    // connections not yet freed
   std::size_t zc_parked = 0;  // of which closed, waiting only for a send's notification
 
-  std::vector<UConn*> slots;
+  std::vector<IoUringConn*> slots;
   std::vector<std::uint32_t> free_slots;
   std::uint32_t next_gen = 0;
 
@@ -245,7 +245,7 @@ struct Loop {
     } else {
       shutdown_all();
     }
-    for (UConn* u : slots) {
+    for (IoUringConn* u : slots) {
       if (u == nullptr) continue;
       u->closing = true;
       maybe_free(*u);  // nothing in flight: freed now
@@ -267,7 +267,7 @@ struct Loop {
   // Kernels before 5.19 know no IORING_ASYNC_CANCEL_ANY: shutting every
   // connection down completes its recv (with 0) and send (with an error).
   void shutdown_all() {
-    for (UConn* u : slots) {
+    for (IoUringConn* u : slots) {
       if (u != nullptr && (u->recv_armed || u->send_armed)) shutdown_conn(*u);
     }
     if (accept_armed) {
@@ -302,7 +302,7 @@ struct Loop {
   // Completes the connection's armed recv and send promptly: shutdown(),
   // or IORING_OP_SHUTDOWN for a direct descriptor, counted in flight so that
   // its slot is not emptied (and reused by an accept) before it has run.
-  void shutdown_conn(UConn& u) {
+  void shutdown_conn(IoUringConn& u) {
     if (!fixed) {
       ::shutdown(u.conn.fd, SHUT_RDWR);
       return;
@@ -315,7 +315,7 @@ struct Loop {
     ++u.inflight;
   }
 
-  UConn* lookup(std::uint64_t ud) {
+  IoUringConn* lookup(std::uint64_t ud) {
     std::uint32_t slot = static_cast<std::uint32_t>(ud >> 8) & 0xffffff;
     std::uint32_t gen = static_cast<std::uint32_t>(ud >> 32);
     if (slot >= slots.size() || slots[slot] == nullptr || slots[slot]->gen != gen) return nullptr;
@@ -505,7 +505,7 @@ struct Loop {
   // --- connections --------------------------------------------------------
 
   void add_conn(int fd) {
-    auto* u = new UConn();
+    auto* u = new IoUringConn();
     u->conn.fd = fd;
     u->gen = ++next_gen;
     if (!free_slots.empty()) {
@@ -526,7 +526,7 @@ struct Loop {
     pump(*u);
   }
 
-  void start_close(UConn& u) {
+  void start_close(IoUringConn& u) {
     if (u.closing) return;
     u.closing = true;
     // Completes an armed recv (with 0) and send (with an error) promptly.
@@ -537,7 +537,7 @@ struct Loop {
   // Closes a closing connection once no operation is outstanding, and frees
   // it once the kernel no longer reads a zero-copy send's bytes either (a
   // closed descriptor does not hurry that: the socket still sends them).
-  void maybe_free(UConn& u) {
+  void maybe_free(IoUringConn& u) {
     if (!u.closing || u.inflight != 0) return;
     if (!u.fd_closed) {
       for (const Held& h : u.held) return_buffer(h.bid);
@@ -555,7 +555,7 @@ struct Loop {
   }
 
   // Starts whatever the connection needs next, or closes it when done.
-  void pump(UConn& u) {
+  void pump(IoUringConn& u) {
     if (u.closing) return maybe_free(u);
     consume_held(u);
     if (!u.send_armed && u.pending() > 0 && !arm_send(u)) return fail(u);
@@ -578,7 +578,7 @@ struct Loop {
 
   // Feeds data held at the bound to the codec, in order, while the output
   // has room; an EOF that came behind it counts once it is all consumed.
-  void consume_held(UConn& u) {
+  void consume_held(IoUringConn& u) {
     std::size_t n = 0;
     while (n < u.held.size() && u.pending() < kMaxPendingOutput) {
       const Held h = u.held[n++];
@@ -593,12 +593,12 @@ struct Loop {
     }
   }
 
-  void fail(UConn& u) {  // no submission queue entry to be had
+  void fail(IoUringConn& u) {  // no submission queue entry to be had
     ++c.errors_io;
     start_close(u);
   }
 
-  bool arm_recv(UConn& u) {
+  bool arm_recv(IoUringConn& u) {
     io_uring_sqe* s = sqe();
     if (s == nullptr) return false;
     u.recv_multishot = multishot_recv && !bundle && u.pending() < kMultishotBelow;
@@ -629,7 +629,7 @@ struct Loop {
     return true;
   }
 
-  bool arm_send(UConn& u) {
+  bool arm_send(IoUringConn& u) {
     if (u.send_off == u.sending.size()) {  // previous send done: take the rest
       u.sending.swap(u.conn.out);
       u.send_off = 0;
@@ -658,7 +658,7 @@ struct Loop {
     return true;
   }
 
-  void on_recv(UConn* u, int res, unsigned flags) {
+  void on_recv(IoUringConn* u, int res, unsigned flags) {
     const bool intact = received_buffers(res, flags);
     if (u == nullptr) {
       for (const Held& h : segs) return_buffer(h.bid);
@@ -694,7 +694,7 @@ struct Loop {
     pump(*u);
   }
 
-  void handle_recv(UConn& u, int res, const char* data) {
+  void handle_recv(IoUringConn& u, int res, const char* data) {
     if (u.closing) return maybe_free(u);
     if (res > 0) {
       consume(u.conn, data, static_cast<std::size_t>(res), c, *ctx);
@@ -719,7 +719,7 @@ struct Loop {
   // IORING_CQE_F_MORE), when the operation is over, and the notification
   // (IORING_CQE_F_NOTIF), when the kernel no longer reads the bytes; the
   // result is acted on only then, since acting on it may move or free them.
-  void on_send_cqe(UConn& u, int res, unsigned flags) {
+  void on_send_cqe(IoUringConn& u, int res, unsigned flags) {
     if (flags & IORING_CQE_F_NOTIF) {
       ++m.send_zc_notifs;
       if (zc_report && (static_cast<unsigned>(res) & IORING_NOTIF_USAGE_ZC_COPIED)) {
@@ -740,7 +740,7 @@ struct Loop {
     on_send(u, res);
   }
 
-  void on_send(UConn& u, int res) {
+  void on_send(IoUringConn& u, int res) {
     u.send_armed = false;
     if (u.closing) return maybe_free(u);
     if (res == -EINVAL && send_zc && zc_report) {  // before 6.2: resend without the report flag
@@ -767,7 +767,7 @@ struct Loop {
     pump(u);
   }
 
-  void on_recv_cancel(UConn& u) {
+  void on_recv_cancel(IoUringConn& u) {
     u.cancel_armed = false;
     --u.inflight;
     pump(u);
@@ -816,16 +816,16 @@ struct Loop {
         on_recv(lookup(ud), res, flags);
         break;
       case kSend:
-        if (UConn* u = lookup(ud)) on_send_cqe(*u, res, flags);
+        if (IoUringConn* u = lookup(ud)) on_send_cqe(*u, res, flags);
         break;
       case kRecvCancel:
-        if (UConn* u = lookup(ud)) on_recv_cancel(*u);
+        if (IoUringConn* u = lookup(ud)) on_recv_cancel(*u);
         break;
       case kCancelAll:
         if (res == -EINVAL) shutdown_all();  // before 5.19
         break;
       case kShutdown:
-        if (UConn* u = lookup(ud)) {
+        if (IoUringConn* u = lookup(ud)) {
           --u->inflight;
           maybe_free(*u);
         }
@@ -1029,15 +1029,38 @@ int run(Context& ctx) {
   return 0;
 }
 
+constexpr const char* kOptions[] = {"--uring-fixed-files", "--uring-sqpoll", "--uring-taskrun",
+                                    "--uring-recv-bundle", "--uring-send-zc"};
+
+// The default start plus each option that changes the mechanism; a kernel
+// that lacks one makes that start fail, saying so.
+constexpr Mode kModes[] = {
+    {"fixed_files", "--uring-fixed-files"},   {"sqpoll", "--uring-sqpoll"},
+    {"taskrun_coop", "--uring-taskrun coop"}, {"taskrun_none", "--uring-taskrun none"},
+    {"fixed_sqpoll", "--uring-fixed-files --uring-sqpoll"},
+    {"recv_bundle", "--uring-recv-bundle"},   {"send_zc", "--uring-send-zc"},
+    {"bundle_zc_fixed", "--uring-recv-bundle --uring-send-zc --uring-fixed-files"},
+};
+
+std::string check_options(const Options& opt) {
+  if (opt.uring_sqpoll && (opt.uring_taskrun == "defer" || opt.uring_taskrun == "coop")) {
+    return "--uring-sqpoll cannot be combined with --uring-taskrun=" + opt.uring_taskrun +
+           " (the kernel refuses task-run flags with SQPOLL); use --uring-taskrun=none or leave "
+           "it out";
+  }
+  return "";
+}
+
 }  // namespace
 
 extern const Strategy io_uring_strategy = {
-    "io_uring",
-    "completion",
-    "io_uring, one thread: multishot accept/recv, provided buffers, one send in flight",
-    0,
-    false,
-    run,
+    .name = "io_uring",
+    .family = "completion",
+    .summary = "io_uring, one thread: multishot accept/recv, provided buffers, one send in flight",
+    .options = kOptions,
+    .modes = kModes,
+    .check_options = check_options,
+    .run = run,
 };
 
 }  // namespace muxbench::server

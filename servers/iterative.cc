@@ -66,7 +66,11 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy iterative_strategy = {
-    "iterative", "blocking", "blocking I/O, one connection at a time (concurrency 1)", 0, false, run,
+    .name = "iterative",
+    .family = "blocking",
+    .summary = "blocking I/O, one connection at a time (concurrency 1)",
+    .limits = kOneClientAtATime,
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -33,11 +33,9 @@
 namespace muxbench::server {
 namespace {
 
-constexpr int kAcceptsPerWake = 64;  // bound accept bursts so clients keep being served
-
 struct Loop;
 
-struct LConn {
+struct LibeventConn {
   Conn conn;
   Loop* loop = nullptr;
   event* rd = nullptr;  // EV_READ|EV_PERSIST, pending while conn.wants_read()
@@ -52,10 +50,10 @@ struct Loop {
   bool fd_setsize_limit = false;  // --backend select (see the header comment)
   Counters c;
   AcceptGuard acceptor;
-  std::vector<std::unique_ptr<LConn>> conns;  // indexed by fd
+  FdTable<LibeventConn> conns;
   std::vector<char> buf = std::vector<char>(kReadChunk);
 
-  void close_conn(LConn& lc) {
+  void close_conn(LibeventConn& lc) {
     // event_free() deletes a pending event first; freeing the event whose
     // callback is running is allowed (libevent does not touch it afterwards).
     if (lc.rd != nullptr) event_free(lc.rd);
@@ -63,11 +61,11 @@ struct Loop {
     int fd = lc.conn.fd;
     close_fd(fd);
     ++c.closed;
-    conns[static_cast<std::size_t>(fd)].reset();
+    conns.erase(fd);
   }
 
   // Makes the pending events match what the connection needs next.
-  bool update(LConn& lc) {
+  bool update(LibeventConn& lc) {
     const bool want_rd = lc.conn.wants_read();
     const bool want_wr = lc.conn.wants_write();
     if (want_rd != lc.rd_on) {
@@ -83,7 +81,7 @@ struct Loop {
 };
 
 void on_conn(evutil_socket_t, short what, void* arg) {
-  auto& lc = *static_cast<LConn*>(arg);
+  auto& lc = *static_cast<LibeventConn*>(arg);
   Loop& loop = *lc.loop;
   if ((what & EV_READ) && lc.conn.wants_read() &&
       read_into(lc.conn, loop.buf.data(), 1, loop.c, *loop.ctx) == Io::kError) {
@@ -98,37 +96,34 @@ void on_conn(evutil_socket_t, short what, void* arg) {
   }
 }
 
+// A new connection: its two persistent events, the read one pending.
+void add_conn(Loop& loop, int cfd) {
+  if (loop.fd_setsize_limit && cfd >= FD_SETSIZE) {
+    close_fd(cfd);
+    ++loop.c.rejected_fd_setsize;
+    ++loop.c.closed;
+    return;
+  }
+  auto lc = std::make_unique<LibeventConn>();
+  lc->conn.fd = cfd;
+  lc->loop = &loop;
+  lc->rd = event_new(loop.base, cfd, EV_READ | EV_PERSIST, on_conn, lc.get());
+  lc->wr = event_new(loop.base, cfd, EV_WRITE | EV_PERSIST, on_conn, lc.get());
+  if (lc->rd == nullptr || lc->wr == nullptr || event_add(lc->rd, nullptr) != 0) {
+    ++loop.c.errors_io;
+    if (lc->rd != nullptr) event_free(lc->rd);
+    if (lc->wr != nullptr) event_free(lc->wr);
+    close_fd(cfd);
+    ++loop.c.closed;
+    return;
+  }
+  lc->rd_on = true;
+  loop.conns.put(cfd, std::move(lc));
+}
+
 void on_accept(evutil_socket_t listen_fd, short, void* arg) {
   Loop& loop = *static_cast<Loop*>(arg);
-  for (int k = 0; k < kAcceptsPerWake; ++k) {
-    int cfd = loop.acceptor.accept(listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, loop.c);
-    if (cfd < 0) {
-      if (errno == EMFILE) continue;  // one connection shed; carry on
-      return;
-    }
-    if (loop.fd_setsize_limit && cfd >= FD_SETSIZE) {
-      close_fd(cfd);
-      ++loop.c.rejected_fd_setsize;
-      ++loop.c.closed;
-      continue;
-    }
-    auto lc = std::make_unique<LConn>();
-    lc->conn.fd = cfd;
-    lc->loop = &loop;
-    lc->rd = event_new(loop.base, cfd, EV_READ | EV_PERSIST, on_conn, lc.get());
-    lc->wr = event_new(loop.base, cfd, EV_WRITE | EV_PERSIST, on_conn, lc.get());
-    if (lc->rd == nullptr || lc->wr == nullptr || event_add(lc->rd, nullptr) != 0) {
-      ++loop.c.errors_io;
-      if (lc->rd != nullptr) event_free(lc->rd);
-      if (lc->wr != nullptr) event_free(lc->wr);
-      close_fd(cfd);
-      ++loop.c.closed;
-      continue;
-    }
-    lc->rd_on = true;
-    if (loop.conns.size() <= static_cast<std::size_t>(cfd)) loop.conns.resize(cfd + 1024);
-    loop.conns[static_cast<std::size_t>(cfd)] = std::move(lc);
-  }
+  accept_burst(loop.acceptor, listen_fd, loop.c, [&](int cfd) { add_conn(loop, cfd); });
 }
 
 void on_stop(evutil_socket_t, short, void* arg) {
@@ -190,9 +185,7 @@ int run(Context& ctx) {
     rc = 1;
   }
 
-  for (auto& lc : loop.conns) {
-    if (lc) loop.close_conn(*lc);
-  }
+  loop.conns.for_each([&](LibeventConn& lc) { loop.close_conn(lc); });
   event_free(accept_ev);
   event_free(stop_ev);
   event_base_free(loop.base);
@@ -200,15 +193,18 @@ int run(Context& ctx) {
   return rc;
 }
 
+// The wait mechanisms --backend forces (libevent's own names). select: see
+// the header comment.
+constexpr Backend kBackends[] = {{"select", kFdSetsize}, {"poll"}, {"epoll"}};
+
 }  // namespace
 
 extern const Strategy libevent_strategy = {
-    "libevent",
-    "libevent",
-    "libevent event_new/event_add (EV_PERSIST), one thread; --backend select|poll|epoll",
-    0,
-    false,
-    run,
+    .name = "libevent",
+    .family = "libevent",
+    .summary = "libevent event_new/event_add (EV_PERSIST), one thread; --backend select|poll|epoll",
+    .backends = kBackends,
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -22,8 +22,6 @@
 // Try it: muxbench-server --strategy libevent-handoff --threads 4 --port 40713 &
 //         nc 127.0.0.1 40713
 #include <event2/event.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,22 +29,19 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <system_error>
 #include <thread>
 #include <vector>
 
 #include "conn.h"
 #include "muxbench/net.h"
+#include "threads.h"
 
 namespace muxbench::server {
 namespace {
 
-constexpr int kAcceptsPerWake = 64;   // bound accept bursts
-constexpr int kHandoffsPerWake = 64;  // descriptors taken from the pipe per callback
-
 struct Worker;
 
-struct LConn {
+struct LibeventConn {
   Conn conn;
   Worker* worker = nullptr;
   event* rd = nullptr;  // EV_READ|EV_PERSIST, pending while conn.wants_read()
@@ -61,34 +56,29 @@ struct Worker {
   event_base* base = nullptr;
   event* pipe_ev = nullptr;
   event* stop_ev = nullptr;
-  int pipe_rd = -1;  // non-blocking: drained by pipe_ev's callback
-  int pipe_wr = -1;  // non-blocking: written by the acceptor
+  HandoffPipe pipe;  // drained by pipe_ev's callback, written by the acceptor
   Counters c;
-  std::vector<std::unique_ptr<LConn>> conns;  // indexed by fd (fds are process-wide)
+  FdTable<LibeventConn> conns;
   std::vector<char> buf = std::vector<char>(kReadChunk);
 
   ~Worker() {
-    for (auto& lc : conns) {
-      if (lc) close_conn(*lc);
-    }
+    conns.for_each([&](LibeventConn& lc) { close_conn(lc); });
     if (pipe_ev != nullptr) event_free(pipe_ev);
     if (stop_ev != nullptr) event_free(stop_ev);
     if (base != nullptr) event_base_free(base);
-    close_fd(pipe_rd);
-    close_fd(pipe_wr);
   }
 
-  void close_conn(LConn& lc) {
+  void close_conn(LibeventConn& lc) {
     if (lc.rd != nullptr) event_free(lc.rd);
     if (lc.wr != nullptr) event_free(lc.wr);
     int fd = lc.conn.fd;
     close_fd(fd);
     ++c.closed;
-    conns[static_cast<std::size_t>(fd)].reset();
+    conns.erase(fd);
   }
 
   // Makes the pending events match what the connection needs next.
-  bool update(LConn& lc) {
+  bool update(LibeventConn& lc) {
     const bool want_rd = lc.conn.wants_read();
     const bool want_wr = lc.conn.wants_write();
     if (want_rd != lc.rd_on) {
@@ -101,24 +91,10 @@ struct Worker {
     }
     return true;
   }
-
-  // Connections handed over but not picked up before the worker stopped:
-  // closed, and counted as this worker's (after the acceptor has finished).
-  void drain_pipe() {
-    int fds[kHandoffsPerWake];
-    ssize_t r;
-    while ((r = read_retry(pipe_rd, fds, sizeof fds)) > 0) {
-      for (ssize_t i = 0; i < r / static_cast<ssize_t>(sizeof(int)); ++i) {
-        close_fd(fds[i]);
-        ++c.accepted;
-        ++c.closed;
-      }
-    }
-  }
 };
 
 void on_conn(evutil_socket_t, short what, void* arg) {
-  auto& lc = *static_cast<LConn*>(arg);
+  auto& lc = *static_cast<LibeventConn*>(arg);
   Worker& w = *lc.worker;
   if ((what & EV_READ) && lc.conn.wants_read() &&
       read_into(lc.conn, w.buf.data(), 1, w.c, *w.ctx) == Io::kError) {
@@ -136,14 +112,12 @@ void on_conn(evutil_socket_t, short what, void* arg) {
 // The worker's pipe is readable: start serving the descriptors in it.
 void on_handoff(evutil_socket_t, short, void* arg) {
   Worker& w = *static_cast<Worker*>(arg);
-  int fds[kHandoffsPerWake];
-  ssize_t r = read_retry(w.pipe_rd, fds, sizeof fds);
-  if (r <= 0) return;
-  // 4-byte writes are atomic and reads take whole multiples of them.
-  for (ssize_t i = 0; i < r / static_cast<ssize_t>(sizeof(int)); ++i) {
+  int fds[HandoffPipe::kPerWake];
+  const int n = w.pipe.receive(fds);  // 0: another wake-up took them
+  for (int i = 0; i < n; ++i) {
     const int cfd = fds[i];
     ++w.c.accepted;
-    auto lc = std::make_unique<LConn>();
+    auto lc = std::make_unique<LibeventConn>();
     lc->conn.fd = cfd;
     lc->worker = &w;
     lc->rd = event_new(w.base, cfd, EV_READ | EV_PERSIST, on_conn, lc.get());
@@ -157,8 +131,7 @@ void on_handoff(evutil_socket_t, short, void* arg) {
       continue;
     }
     lc->rd_on = true;
-    if (w.conns.size() <= static_cast<std::size_t>(cfd)) w.conns.resize(cfd + 1024);
-    w.conns[static_cast<std::size_t>(cfd)] = std::move(lc);
+    w.conns.put(cfd, std::move(lc));
   }
 }
 
@@ -178,19 +151,13 @@ event_base* make_base() {
 
 bool init_worker(Worker& w, const Context& ctx) {
   w.ctx = &ctx;
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
-    std::fprintf(stderr, "libevent-handoff: pipe2: %s\n", errno_string(errno).c_str());
-    return false;
-  }
-  w.pipe_rd = p[0];
-  w.pipe_wr = p[1];
+  if (!w.pipe.open("libevent-handoff")) return false;
   w.base = make_base();
   if (w.base == nullptr) {
     std::fprintf(stderr, "libevent-handoff: event_base_new_with_config failed\n");
     return false;
   }
-  w.pipe_ev = event_new(w.base, w.pipe_rd, EV_READ | EV_PERSIST, on_handoff, &w);
+  w.pipe_ev = event_new(w.base, w.pipe.read_fd(), EV_READ | EV_PERSIST, on_handoff, &w);
   w.stop_ev = event_new(w.base, ctx.stop_fd, EV_READ, on_stop, w.base);
   if (w.pipe_ev == nullptr || w.stop_ev == nullptr || event_add(w.pipe_ev, nullptr) != 0 ||
       event_add(w.stop_ev, nullptr) != 0) {
@@ -204,9 +171,7 @@ void serve_worker(Worker& w) {
   if (!w.ctx->stop_requested() && event_base_dispatch(w.base) < 0) {
     std::fprintf(stderr, "libevent-handoff: worker %d: event_base_dispatch failed\n", w.index);
   }
-  for (auto& lc : w.conns) {
-    if (lc) w.close_conn(*lc);
-  }
+  w.conns.for_each([&](LibeventConn& lc) { w.close_conn(lc); });
 }
 
 struct Acceptor {
@@ -217,36 +182,18 @@ struct Acceptor {
   Counters c;  // connections it closed itself (shed, or left at stop) and accept errors
 };
 
-// Writes the descriptor into the worker's pipe; waits (poll) while the pipe
-// is full, unless stopping. False: not handed over (the caller closes it).
-bool hand_off(Worker& w, int cfd, const Context& ctx) {
-  for (;;) {
-    ssize_t n = write_retry(w.pipe_wr, &cfd, sizeof cfd);
-    if (n == static_cast<ssize_t>(sizeof cfd)) return true;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
-    pollfd p[2] = {{w.pipe_wr, POLLOUT, 0}, {ctx.stop_fd, POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0 && errno != EINTR) return false;
-    if (p[1].revents != 0) return false;
-  }
-}
-
 void on_accept(evutil_socket_t listen_fd, short, void* arg) {
   Acceptor& a = *static_cast<Acceptor*>(arg);
-  for (int k = 0; k < kAcceptsPerWake; ++k) {
-    int cfd = a.guard.accept(listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, a.c);
-    if (cfd < 0) {
-      if (errno == EMFILE) continue;  // one connection shed; carry on
-      return;
-    }
+  accept_burst(a.guard, listen_fd, a.c, [&a](int cfd) {
     Worker& w = *(*a.workers)[a.next];
     a.next = (a.next + 1) % a.workers->size();
-    if (hand_off(w, cfd, *a.ctx)) {
+    if (w.pipe.send(cfd, *a.ctx)) {
       --a.c.accepted;  // counted by the worker that serves it
     } else {
       close_fd(cfd);
       ++a.c.closed;
     }
-  }
+  });
 }
 
 int run(Context& ctx) {
@@ -281,21 +228,12 @@ int run(Context& ctx) {
     return 1;
   }
 
-  // The workers are started before READY so that a failure to start one is a
-  // start-up failure; the calling thread is the acceptor.
+  // The workers are started before READY; the calling thread is the acceptor.
   std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i) {
-    try {
-      threads.emplace_back([w = workers[static_cast<std::size_t>(i)].get()] { serve_worker(*w); });
-    } catch (const std::system_error& e) {
-      std::fprintf(stderr, "libevent-handoff: starting worker thread %d of %d: %s\n", i + 1, n,
-                   e.what());
-      std::uint64_t one = 1;
-      (void)!::write(ctx.stop_fd, &one, sizeof one);
-      for (auto& t : threads) t.join();
-      free_acceptor();
-      return 1;
-    }
+  auto serve = [&](int i) { serve_worker(*workers[static_cast<std::size_t>(i)]); };
+  if (!start_threads(ctx, "libevent-handoff", 0, n, serve, threads)) {
+    free_acceptor();
+    return 1;
   }
   ctx.ready();
 
@@ -309,7 +247,7 @@ int run(Context& ctx) {
   free_acceptor();
   for (auto& t : threads) t.join();
   for (auto& w : workers) {
-    w->drain_pipe();
+    w->pipe.drain(w->c);  // handed over but never picked up
     ctx.add_thread(w->index, "loop", w->c);
   }
   ctx.add_thread(n, "acceptor", acc.c);
@@ -319,13 +257,13 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy libevent_handoff_strategy = {
-    "libevent-handoff",
-    "libevent",
-    "memcached's model: an acceptor event_base hands connections round-robin to N worker "
-    "event_bases over pipes",
-    -1,
-    false,
-    run,
+    .name = "libevent-handoff",
+    .family = "libevent",
+    .summary = "memcached's model: an acceptor event_base hands connections "
+               "round-robin to N worker event_bases over pipes",
+    .default_threads = -1,
+    .threads = Threads::kLoops,
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -45,7 +45,7 @@ struct Loop {
   std::vector<char> buf = std::vector<char>(kReadChunk);  // shared: see alloc_cb
 };
 
-struct UConn {
+struct LibuvConn {
   uv_tcp_t handle;  // handle.data points back here
   Conn conn;
   Loop* loop = nullptr;
@@ -58,13 +58,13 @@ struct UConn {
 
 struct WriteReq {
   uv_write_t req;  // req.data points back here
-  UConn* uc = nullptr;
+  LibuvConn* uc = nullptr;
   std::string data;  // must stay put until the callback
 };
 
-uv_stream_t* stream(UConn* uc) { return reinterpret_cast<uv_stream_t*>(&uc->handle); }
+uv_stream_t* stream(LibuvConn* uc) { return reinterpret_cast<uv_stream_t*>(&uc->handle); }
 
-UConn* conn_of(uv_handle_t* h) { return static_cast<UConn*>(h->data); }
+LibuvConn* conn_of(uv_handle_t* h) { return static_cast<LibuvConn*>(h->data); }
 
 void on_close(uv_handle_t* h) {
   auto* uc = conn_of(h);
@@ -72,7 +72,7 @@ void on_close(uv_handle_t* h) {
   delete uc;
 }
 
-void close_conn(UConn* uc) {
+void close_conn(LibuvConn* uc) {
   if (uc->closing) return;
   uc->closing = true;
   // A pending uv_write completes with UV_ECANCELED before on_close.
@@ -88,7 +88,7 @@ void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
 void on_write(uv_write_t* req, int status);
 
 // Starts or stops reading to match backpressure and EOF.
-bool update_reading(UConn* uc) {
+bool update_reading(LibuvConn* uc) {
   const bool want = !uc->conn.peer_eof && uc->queued() < kMaxPendingOutput;
   if (want == uc->reading) return true;
   uc->reading = want;
@@ -97,7 +97,7 @@ bool update_reading(UConn* uc) {
 
 // Sends what the codec produced: at once if it fits, else through one
 // uv_write request. Then adjusts reading, and closes a finished connection.
-void send_and_update(UConn* uc) {
+void send_and_update(LibuvConn* uc) {
   Conn& conn = uc->conn;
   Counters& c = uc->loop->c;
   if (uc->in_flight == 0 && conn.queued() > 0) {
@@ -136,7 +136,7 @@ void send_and_update(UConn* uc) {
 
 void on_write(uv_write_t* req, int status) {
   auto* w = static_cast<WriteReq*>(req->data);
-  UConn* uc = w->uc;
+  LibuvConn* uc = w->uc;
   delete w;
   if (uc->closing) return;  // UV_ECANCELED: the handle is being closed
   if (status < 0) {
@@ -178,7 +178,7 @@ void on_connection(uv_stream_t* server, int status) {
     ++loop.c.errors_accept;
     return;
   }
-  auto* uc = new UConn;
+  auto* uc = new LibuvConn;
   uc->loop = &loop;
   uv_tcp_init(&loop.uv, &uc->handle);
   uc->handle.data = uc;
@@ -262,8 +262,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy libuv_strategy = {
-    "libuv", "libuv", "libuv uv_tcp_t: uv_listen, uv_read_start, uv_try_write/uv_write; one loop",
-    0,       false,   run,
+    .name = "libuv",
+    .family = "libuv",
+    .summary = "libuv uv_tcp_t: uv_listen, uv_read_start, uv_try_write/uv_write; one loop",
+    .run = run,
 };
 
 }  // namespace muxbench::server

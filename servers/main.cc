@@ -32,6 +32,7 @@
 
 #include "muxbench/line_codec.h"
 #include "muxbench/net.h"
+#include "muxbench/wire.h"
 #include "strategy.h"
 
 namespace muxbench::server {
@@ -63,14 +64,15 @@ std::condition_variable g_done_cv;
 bool g_done = false;
 
 nlohmann::json counters_json(const Counters& c) {
+  using namespace wire::stats;
   return {
-      {"accepted", c.accepted},
-      {"closed", c.closed},
-      {"rejected", {{"fd_setsize", c.rejected_fd_setsize}, {"fd_exhausted", c.rejected_fd_exhausted}}},
-      {"bytes_in", c.bytes_in},
-      {"bytes_out", c.bytes_out},
-      {"lines", c.lines},
-      {"errors", {{"reset", c.errors_reset}, {"io", c.errors_io}, {"accept", c.errors_accept}}},
+      {kAccepted, c.accepted},
+      {kClosed, c.closed},
+      {kRejected, {{kFdSetsize, c.rejected_fd_setsize}, {kFdExhausted, c.rejected_fd_exhausted}}},
+      {kBytesIn, c.bytes_in},
+      {kBytesOut, c.bytes_out},
+      {kLines, c.lines},
+      {kErrors, {{kReset, c.errors_reset}, {kIo, c.errors_io}, {kAccept, c.errors_accept}}},
   };
 }
 
@@ -87,8 +89,8 @@ nlohmann::json per_thread_json() {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& e : entries) {
     nlohmann::json t = counters_json(e.counters);
-    t["thread"] = e.index;
-    t["role"] = e.role;
+    t[wire::stats::kThread] = e.index;
+    t[wire::stats::kRole] = e.role;
     arr.push_back(std::move(t));
   }
   return arr;
@@ -110,16 +112,17 @@ nlohmann::json mechanism_json() {
 
 void write_stats(const Options& opt, const SharedCounters& totals, int threads) {
   if (opt.stats_path.empty()) return;
+  using namespace wire::stats;
   nlohmann::json j = {
-      {"schema_version", 1},
-      {"strategy", opt.strategy},
-      {"pid", g_server_pid},
-      {"threads", threads},
-      {"backend", opt.backend},
-      {"options", options_json()},
-      {"mechanism", mechanism_json()},
-      {"counters", counters_json(totals.snapshot())},
-      {"per_thread", per_thread_json()},
+      {kSchemaVersion, 1},
+      {kStrategy, opt.strategy},
+      {kPid, g_server_pid},
+      {kThreads, threads},
+      {kBackend, opt.backend},
+      {kOptions, options_json()},
+      {kMechanism, mechanism_json()},
+      {kCounters, counters_json(totals.snapshot())},
+      {kPerThread, per_thread_json()},
   };
   std::string tmp = opt.stats_path + ".tmp";
   {
@@ -165,32 +168,138 @@ int cpu_count() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-std::string threaded_strategy_names() {
+std::string strategy_names_where(bool (*pred)(const Strategy&, std::string_view),
+                                 std::string_view arg) {
   std::string s;
   for (const Strategy* st : strategies()) {
-    if (st->default_threads == 0) continue;
+    if (!pred(*st, arg)) continue;
     if (!s.empty()) s += ", ";
     s += st->name;
   }
   return s;
 }
 
+bool takes_threads(const Strategy& st, std::string_view) { return st.threads != Threads::kNone; }
+
+// Whether a strategy takes a strategy-only option ("--backend", "--uring-sqpoll").
+bool takes_option(const Strategy& st, std::string_view option) {
+  if (option == "--backend") return !st.backends.empty();
+  for (const char* o : st.options) {
+    if (option == o) return true;
+  }
+  return false;
+}
+
+// The strategy-only options given on this command line.
+std::vector<std::string_view> strategy_options_given(const Options& opt) {
+  std::vector<std::string_view> out;
+  if (!opt.backend.empty()) out.push_back("--backend");
+  if (opt.uring_fixed_files) out.push_back("--uring-fixed-files");
+  if (opt.uring_sqpoll) out.push_back("--uring-sqpoll");
+  if (!opt.uring_taskrun.empty()) out.push_back("--uring-taskrun");
+  if (opt.uring_recv_bundle) out.push_back("--uring-recv-bundle");
+  if (opt.uring_send_zc) out.push_back("--uring-send-zc");
+  return out;
+}
+
+// Every --backend value some strategy takes, for the CLI's own check.
+std::vector<std::string> all_backends() {
+  std::vector<std::string> out;
+  for (const Strategy* st : strategies()) {
+    for (const Backend& b : st->backends) {
+      if (std::find(out.begin(), out.end(), b.name) == out.end()) out.emplace_back(b.name);
+    }
+  }
+  return out;
+}
+
+// The options given, checked against the strategy's registry entry: "" when
+// they are fine, else the one-line complaint (exit 2).
+std::string check_options(const Strategy& st, const Options& opt) {
+  for (std::string_view option : strategy_options_given(opt)) {
+    if (!takes_option(st, option)) {
+      return std::string(option) + " applies only to --strategy " +
+             strategy_names_where(takes_option, option);
+    }
+  }
+  if (!opt.backend.empty()) {
+    bool known = false;
+    std::string names;
+    for (const Backend& b : st.backends) {
+      known = known || opt.backend == b.name;
+      names += names.empty() ? b.name : std::string(", ") + b.name;
+    }
+    if (!known) {
+      return "--backend " + opt.backend + " is not a backend of --strategy " + st.name +
+             "; allowed: " + names;
+    }
+  }
+  if (opt.threads != 0 && st.threads == Threads::kNone) {
+    return std::string("--threads does not apply to --strategy ") + st.name +
+           " (one thread by design); strategies that take it: " +
+           strategy_names_where(takes_threads, "");
+  }
+  return st.check_options != nullptr ? st.check_options(opt) : "";
+}
+
+nlohmann::json limits_json(unsigned limits) {
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t bit = 0; bit < std::size(kLimitNames); ++bit) {
+    if ((limits & (1u << bit)) != 0) out.push_back(kLimitNames[bit]);
+  }
+  return out;
+}
+
+nlohmann::json split_args(const char* args) {
+  nlohmann::json out = nlohmann::json::array();
+  std::string word;
+  for (const char* p = args;; ++p) {
+    if (*p == ' ' || *p == '\0') {
+      if (!word.empty()) out.push_back(word);
+      word.clear();
+      if (*p == '\0') break;
+    } else {
+      word += *p;
+    }
+  }
+  return out;
+}
+
+// One strategy's --list-json entry (docs/strategies.md, "What --list-json says").
+nlohmann::json strategy_json(const Strategy& st) {
+  const Family* fam = find_family(st.family);
+  const char* lib = fam != nullptr ? fam->library : nullptr;
+  const std::string version = lib != nullptr ? library_version(lib) : "";
+  static const char* const kThreadsMeans[] = {nullptr, "loops", "pool"};
+  const char* threads = kThreadsMeans[static_cast<int>(st.threads)];
+  nlohmann::json backends = nlohmann::json::array();
+  for (const Backend& b : st.backends) {
+    backends.push_back({{"name", b.name}, {"limits", limits_json(st.limits | b.limits)}});
+  }
+  nlohmann::json modes = nlohmann::json::array();
+  for (const Mode& m : st.modes) modes.push_back({{"name", m.name}, {"args", split_args(m.args)}});
+  nlohmann::json options = nlohmann::json::array();
+  if (!st.backends.empty()) options.push_back("--backend");
+  for (const char* o : st.options) options.push_back(o);
+  using namespace wire::list;
+  return {{kName, st.name},
+          {kFamily, st.family},
+          {kSummary, st.summary},
+          {kDefaultThreads, st.default_threads < 0 ? cpu_count() : st.default_threads},
+          {kTakesThreads, st.threads != Threads::kNone},
+          {kThreads, threads != nullptr ? nlohmann::json(threads) : nlohmann::json(nullptr)},
+          {kLimits, limits_json(st.limits)},
+          {kBackends, backends},
+          {kOptions, options},
+          {kModes, modes},
+          {kLibrary, lib != nullptr ? nlohmann::json(lib) : nlohmann::json(nullptr)},
+          {kLibraryVersion, version.empty() ? nlohmann::json(nullptr) : nlohmann::json(version)}};
+}
+
 void print_list(bool as_json) {
   if (as_json) {
     nlohmann::json arr = nlohmann::json::array();
-    for (const Strategy* st : strategies()) {
-      const Family* fam = find_family(st->family);
-      const char* lib = fam != nullptr ? fam->library : nullptr;
-      std::string version = lib != nullptr ? library_version(lib) : "";
-      arr.push_back({{"name", st->name},
-                     {"family", st->family},
-                     {"summary", st->summary},
-                     {"default_threads", st->default_threads < 0 ? cpu_count() : st->default_threads},
-                     {"takes_threads", st->default_threads != 0},
-                     {"library", lib != nullptr ? nlohmann::json(lib) : nlohmann::json(nullptr)},
-                     {"library_version",
-                      version.empty() ? nlohmann::json(nullptr) : nlohmann::json(version)}});
-    }
+    for (const Strategy* st : strategies()) arr.push_back(strategy_json(*st));
     std::printf("%s\n", arr.dump(2).c_str());
     return;
   }
@@ -221,8 +330,8 @@ void Context::ready() const {
     std::lock_guard<std::mutex> lock(g_options_mu);
     for (const auto& [k, v] : g_options) extra += " " + k + "=" + v;
   }
-  std::printf("READY strategy=%s port=%u pid=%d%s\n", opt.strategy.c_str(),
-              static_cast<unsigned>(g_port), static_cast<int>(g_server_pid), extra.c_str());
+  std::printf("%s%s\n", wire::ready_line(opt.strategy, g_port, g_server_pid).c_str(),
+              extra.c_str());
   std::fflush(stdout);
 }
 
@@ -286,28 +395,27 @@ void Context::apply_test_aids(std::uint64_t n) const {
   }
 }
 
-}  // namespace muxbench::server
+namespace {
 
-int main(int argc, char** argv) {
-  using namespace muxbench;
-  using namespace muxbench::server;
-
-  Options opt;
-  bool list = false;
-  bool list_json = false;
-  CLI::App app{"muxbench-server: a ROT13 line server (docs/protocol.md) for every I/O strategy"};
+void add_options(CLI::App& app, Options& opt, bool& list, bool& list_json) {
   app.add_flag("--list", list, "List the strategies and exit");
   app.add_flag("--list-json", list_json, "List the strategies as JSON and exit");
   app.add_option("--strategy", opt.strategy, "I/O strategy: " + strategy_names());
-  app.add_option("--port", opt.port, "TCP port; 0 picks an ephemeral one (default 40713)")
+  app.add_option("--port", opt.port,
+                 "TCP port; 0 picks an ephemeral one (default " + std::to_string(kDefaultPort) +
+                     ")")
       ->check(CLI::Range(0, 65535));
-  app.add_option("--bind", opt.bind, "Local address to listen on: IPv4, IPv6, 0.0.0.0 or :: (default 127.0.0.1)");
+  app.add_option("--bind", opt.bind,
+                 "Local address to listen on: IPv4, IPv6, 0.0.0.0 or :: (default 127.0.0.1)");
   app.add_option("--threads", opt.threads,
-                 "Threads (threadpool: pool size, default 64; the multi-loop strategies, e.g. "
-                 "epoll-reuseport, epoll-exclusive, epoll-handoff: event loops, default = CPUs)")
+                 "Threads, for the strategies that take them (--list-json 'threads': loops = event "
+                 "loops, default one per CPU; pool = workers): " +
+                     strategy_names_where(takes_threads, ""))
       ->check(CLI::Range(1, 4096));
-  app.add_option("--backend", opt.backend, "libevent strategy only: select, poll or epoll")
-      ->check(CLI::IsMember({"select", "poll", "epoll"}));
+  app.add_option("--backend", opt.backend,
+                 "The wait mechanism of a strategy that has backends (--list-json: backends): " +
+                     strategy_names_where(takes_option, "--backend"))
+      ->check(CLI::IsMember(all_backends()));
   app.add_flag("--uring-fixed-files", opt.uring_fixed_files,
                "io_uring strategy only: registered (fixed) file table, direct accept, "
                "IOSQE_FIXED_FILE (Linux 5.19+)");
@@ -330,9 +438,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1000000));
   app.add_option("--crash-after", opt.crash_after,
                  "TEST AID: kill the server (SIGKILL) after this many reply lines");
-  CLI11_PARSE(app, argc, argv);
+}
 
-  // The registry's invariant: every strategy's family is listed (registry.cc).
+// The registry's invariant: every strategy's family is listed (registry.cc).
+void check_registry() {
   for (const Strategy* st : strategies()) {
     if (find_family(st->family) == nullptr) {
       std::fprintf(stderr, "muxbench-server: registry: strategy %s has family '%s', which is not "
@@ -340,92 +449,64 @@ int main(int argc, char** argv) {
       std::abort();
     }
   }
+}
 
-  if (list || list_json) {
-    print_list(list_json);
-    return 0;
-  }
+// The strategy asked for, its options checked; null (the reason printed) when
+// the command line is wrong.
+const Strategy* choose_strategy(const Options& opt) {
   if (opt.strategy.empty()) {
     std::fprintf(stderr, "muxbench-server: --strategy is required; one of: %s\n",
                  strategy_names().c_str());
-    return 2;
+    return nullptr;
   }
   const Strategy* st = find_strategy(opt.strategy);
   if (st == nullptr) {
     std::fprintf(stderr, "muxbench-server: --strategy '%s' is unknown; allowed: %s\n",
                  opt.strategy.c_str(), strategy_names().c_str());
-    return 2;
+    return nullptr;
   }
-  if (!opt.backend.empty() && opt.strategy != "libevent") {
-    std::fprintf(stderr, "muxbench-server: --backend applies only to --strategy libevent\n");
-    return 2;
+  if (std::string complaint = check_options(*st, opt); !complaint.empty()) {
+    std::fprintf(stderr, "muxbench-server: %s\n", complaint.c_str());
+    return nullptr;
   }
-  const bool uring_opts = opt.uring_fixed_files || opt.uring_sqpoll || !opt.uring_taskrun.empty() ||
-                          opt.uring_recv_bundle || opt.uring_send_zc;
-  if (uring_opts && opt.strategy != "io_uring") {
-    std::fprintf(stderr, "muxbench-server: --uring-fixed-files, --uring-sqpoll, --uring-taskrun, "
-                         "--uring-recv-bundle and --uring-send-zc apply only to --strategy "
-                         "io_uring\n");
-    return 2;
-  }
-  if (opt.uring_sqpoll && (opt.uring_taskrun == "defer" || opt.uring_taskrun == "coop")) {
-    std::fprintf(stderr, "muxbench-server: --uring-sqpoll cannot be combined with "
-                         "--uring-taskrun=%s (the kernel refuses task-run flags with SQPOLL); "
-                         "use --uring-taskrun=none or leave it out\n",
-                 opt.uring_taskrun.c_str());
-    return 2;
-  }
-  if (opt.threads != 0 && st->default_threads == 0) {
-    std::fprintf(stderr,
-                 "muxbench-server: --threads does not apply to --strategy %s (one thread by "
-                 "design); strategies that take it: %s\n",
-                 st->name, threaded_strategy_names().c_str());
-    return 2;
-  }
-  int threads = opt.threads;
-  if (threads == 0) threads = st->default_threads < 0 ? cpu_count() : st->default_threads;
+  return st;
+}
 
-  g_server_pid = ::getpid();
-  ignore_sigpipe();
-  raise_nofile_limit();
-
-  // Block the stop signals before any thread exists, so all inherit the mask
-  // and only the sigwait() thread below ever sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
+// The totals, in MAP_SHARED memory so forked children add into them; null
+// (the reason printed) on failure.
+SharedCounters* map_counters() {
   void* shm = ::mmap(nullptr, sizeof(SharedCounters), PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shm == MAP_FAILED) {
     std::fprintf(stderr, "muxbench-server: mmap counters: %s\n", errno_string(errno).c_str());
-    return 1;
+    return nullptr;
   }
-  auto* totals = new (shm) SharedCounters();
+  return new (shm) SharedCounters();
+}
 
+// The first listener (-1, the reason printed, on failure).
+int open_listener(const Options& opt, const Strategy& st) {
   ListenOptions lo;
   lo.bind = opt.bind;
   lo.port = opt.port;
-  lo.reuseport = st->reuseport_listener;
+  lo.reuseport = st.reuseport_listener;
   std::string err;
   int listen_fd = listen_tcp(lo, &err);
   if (listen_fd < 0) {
     std::fprintf(stderr, "muxbench-server: %s\n", err.c_str());
-    return 1;
+    return -1;
   }
   g_port = local_port(listen_fd);
   g_listeners.push_back(listen_fd);
+  return listen_fd;
+}
 
-  int stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd < 0) {
-    std::fprintf(stderr, "muxbench-server: eventfd: %s\n", errno_string(errno).c_str());
-    return 1;
-  }
-  static std::atomic<bool> stopping{false};
-
-  std::thread([stop_signals, stop_fd, &opt, totals, threads] {
+// The one thread that takes SIGTERM/SIGINT: sets `stopping`, signals
+// stop_fd, shuts the listeners down, and finishes the process itself if the
+// strategy has not returned within 800 ms.
+void start_stop_thread(const sigset_t& stop_signals, int stop_fd, const Options& opt,
+                       SharedCounters* totals, int threads, std::atomic<bool>& stopping) {
+  std::thread([stop_signals, stop_fd, &opt, totals, threads, &stopping] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     stopping.store(true);
@@ -440,6 +521,55 @@ int main(int argc, char** argv) {
       finish(opt, *totals, threads, 0);  // the strategy did not return in time
     }
   }).detach();
+}
+
+}  // namespace
+
+}  // namespace muxbench::server
+
+int main(int argc, char** argv) {
+  using namespace muxbench;
+  using namespace muxbench::server;
+
+  Options opt;
+  bool list = false;
+  bool list_json = false;
+  CLI::App app{"muxbench-server: a ROT13 line server (docs/protocol.md) for every I/O strategy"};
+  add_options(app, opt, list, list_json);
+  CLI11_PARSE(app, argc, argv);
+  check_registry();
+  if (list || list_json) {
+    print_list(list_json);
+    return 0;
+  }
+  const Strategy* st = choose_strategy(opt);
+  if (st == nullptr) return 2;
+  int threads = opt.threads;
+  if (threads == 0) threads = st->default_threads < 0 ? cpu_count() : st->default_threads;
+
+  g_server_pid = ::getpid();
+  ignore_sigpipe();
+  raise_nofile_limit();
+
+  // Block the stop signals before any thread exists, so all inherit the mask
+  // and only the sigwait() thread ever sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  SharedCounters* totals = map_counters();
+  if (totals == nullptr) return 1;
+  const int listen_fd = open_listener(opt, *st);
+  if (listen_fd < 0) return 1;
+  const int stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd < 0) {
+    std::fprintf(stderr, "muxbench-server: eventfd: %s\n", errno_string(errno).c_str());
+    return 1;
+  }
+  static std::atomic<bool> stopping{false};
+  start_stop_thread(stop_signals, stop_fd, opt, totals, threads, stopping);
 
   Context ctx{opt, threads, listen_fd, stop_fd, *totals, stopping};
   int rc = st->run(ctx);

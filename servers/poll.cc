@@ -23,7 +23,6 @@
 namespace muxbench::server {
 namespace {
 
-constexpr int kAcceptsPerWake = 64;  // bound accept bursts so clients keep being served
 constexpr std::size_t kFixed = 2;    // pfds[0]: stop_fd, pfds[1]: listener
 
 short wanted(const Conn& conn) {
@@ -83,19 +82,12 @@ int run(Context& ctx) {
     }
 
     if (pfds[1].revents != 0) {
-      for (int k = 0; k < kAcceptsPerWake; ++k) {
-        int fd = acceptor.accept(ctx.listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, c);
-        if (fd < 0) {
-          if (is_transient_accept_error(errno)) continue;
-          // EAGAIN; EMFILE (one pending connection shed: the listener stays
-          // readable while more wait); EINVAL (stopping); or counted.
-          break;
-        }
+      accept_burst(acceptor, ctx.listen_fd, c, [&](int fd) {
         auto conn = std::make_unique<Conn>();
         conn->fd = fd;
         pfds.push_back({fd, POLLIN, 0});
         conns.push_back(std::move(conn));
-      }
+      });
     }
   }
 
@@ -110,8 +102,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy poll_strategy = {
-    "poll", "readiness", "poll(), one thread: O(connections) per call, no FD_SETSIZE cap", 0, false,
-    run,
+    .name = "poll",
+    .family = "readiness",
+    .summary = "poll(), one thread: O(connections) per call, no FD_SETSIZE cap",
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -16,7 +16,7 @@ extern const Strategy busypoll_strategy;
 extern const Strategy select_strategy;
 extern const Strategy poll_strategy;
 extern const Strategy epoll_strategy;
-extern const Strategy epoll_edge_strategy;
+extern const Strategy epoll_et_strategy;
 extern const Strategy epoll_reuseport_strategy;
 extern const Strategy epoll_exclusive_strategy;
 extern const Strategy epoll_handoff_strategy;
@@ -44,7 +44,7 @@ const Strategy* const kStrategies[] = {
     &select_strategy,
     &poll_strategy,
     &epoll_strategy,
-    &epoll_edge_strategy,
+    &epoll_et_strategy,
     &epoll_reuseport_strategy,
     &epoll_exclusive_strategy,
     &epoll_handoff_strategy,

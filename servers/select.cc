@@ -27,8 +27,6 @@
 namespace muxbench::server {
 namespace {
 
-constexpr int kAcceptsPerWake = 64;  // bound accept bursts so clients keep being served
-
 int run(Context& ctx) {
   if (ctx.listen_fd >= FD_SETSIZE || ctx.stop_fd >= FD_SETSIZE) {
     std::fprintf(stderr, "select: listener/stop fd does not fit an fd_set (FD_SETSIZE %d)\n",
@@ -98,24 +96,17 @@ int run(Context& ctx) {
     // After the scan, so a new connection on a just-closed fd number is not
     // mistaken for the old one's bits.
     if (FD_ISSET(ctx.listen_fd, &readset)) {
-      for (int k = 0; k < kAcceptsPerWake; ++k) {
-        int fd = acceptor.accept(ctx.listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, c);
-        if (fd < 0) {
-          if (is_transient_accept_error(errno)) continue;
-          // EAGAIN; EMFILE (one pending connection shed: the listener stays
-          // readable while more wait); EINVAL (stopping); or counted.
-          break;
-        }
-        if (fd >= FD_SETSIZE) {
+      accept_burst(acceptor, ctx.listen_fd, c, [&](int fd) {
+        if (fd >= FD_SETSIZE) {  // FD_SET could not hold it
           close_fd(fd);
           ++c.closed;
           ++c.rejected_fd_setsize;
-          continue;
+          return;
         }
         conns[static_cast<std::size_t>(fd)] = std::make_unique<Conn>();
         conns[static_cast<std::size_t>(fd)]->fd = fd;
         top = std::max(top, fd);
-      }
+      });
     }
   }
 
@@ -129,8 +120,11 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy select_strategy = {
-    "select", "readiness", "select(), one thread: O(maxfd) per call, fds < FD_SETSIZE only", 0,
-    false, run,
+    .name = "select",
+    .family = "readiness",
+    .summary = "select(), one thread: O(maxfd) per call, fds < FD_SETSIZE only",
+    .limits = kFdSetsize,
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -10,6 +10,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+
+#include "muxbench/line_codec.h"  // kDefaultPort
 
 namespace muxbench::server {
 
@@ -17,11 +20,12 @@ namespace muxbench::server {
 struct Options {
   std::string strategy;
   std::string bind = "127.0.0.1";
-  std::uint16_t port = 40713;
+  std::uint16_t port = kDefaultPort;
   int threads = 0;          // 0: the strategy's default_threads
-  std::string backend;      // libevent only: "", "select", "poll" or "epoll"
+  std::string backend;      // "": the library's choice; else one of the strategy's backends
   // io_uring only (docs/strategies.md, "io_uring options"); main.cc refuses
-  // them for other strategies and refuses combinations the kernel never takes.
+  // them for strategies whose entry does not list them, and the strategy's
+  // check_options refuses combinations the kernel never takes.
   bool uring_fixed_files = false;  // --uring-fixed-files: registered file table, direct accept
   bool uring_sqpoll = false;       // --uring-sqpoll: IORING_SETUP_SQPOLL
   std::string uring_taskrun;       // --uring-taskrun: "" (best available), "defer", "coop", "none"
@@ -34,7 +38,7 @@ struct Options {
 
 // Counters kept by one thread (or one connection) with plain integers and
 // merged into SharedCounters when it finishes: nothing shared is touched per
-// request (STYLE.md, wrk2's per-thread histograms).
+// request (as wrk2 keeps one histogram per thread).
 struct Counters {
   std::uint64_t accepted = 0;
   std::uint64_t closed = 0;
@@ -47,6 +51,14 @@ struct Counters {
   std::uint64_t errors_io = 0;             // any other read/write error on a connection
   std::uint64_t errors_accept = 0;         // accept() failures other than fd exhaustion
 };
+
+// SharedCounters adds Counters field by field as an array of integers: every
+// field must be a std::uint64_t, with no padding.
+static_assert(sizeof(Counters) % sizeof(std::uint64_t) == 0 &&
+                  alignof(Counters) == alignof(std::uint64_t) &&
+                  std::has_unique_object_representations_v<Counters> &&
+                  std::is_trivially_copyable_v<Counters>,
+              "Counters must hold std::uint64_t fields only");
 
 // The process-wide totals. Lives in MAP_SHARED memory so that forked children
 // add into the same totals as threads do.
@@ -112,17 +124,61 @@ struct Context {
   void apply_test_aids(std::uint64_t n) const;
 };
 
-// One I/O strategy.
+// Behaviours a strategy (or one of its backends) has by design. --list-json
+// exports them as "limits"; the conformance suite checks each documented
+// behaviour in place of the general expectation, and never by name.
+enum Limit : unsigned {
+  kNoLimits = 0,
+  kOneClientAtATime = 1u << 0,  // "one_client_at_a_time": serves connections one after another
+  kFdSetsize = 1u << 1,         // "fd_setsize": closes a connection whose fd >= FD_SETSIZE at
+                                // once, counted in rejected_fd_setsize
+};
+
+// The JSON name of each Limit bit, in bit order (--list-json "limits").
+inline constexpr const char* kLimitNames[] = {"one_client_at_a_time", "fd_setsize"};
+
+// What --threads means for a strategy.
+enum class Threads {
+  kNone,   // one thread (or one per connection) by design: --threads is refused
+  kLoops,  // the number of event loops, one per thread
+  kPool,   // the size of a worker pool: a cap on concurrency, not loops
+};
+
+// A --backend value a strategy takes (libevent's wait mechanisms), with the
+// limits it adds to the strategy's own.
+struct Backend {
+  const char* name;   // the --backend value, e.g. "select"
+  unsigned limits = kNoLimits;
+};
+
+// A setting that changes the mechanism a strategy measures (an io_uring
+// option): the conformance suite runs the strategy once with each.
+struct Mode {
+  const char* name;   // test-name suffix, e.g. "fixed_files"
+  const char* args;   // its command-line arguments, separated by spaces
+};
+
+// One I/O strategy: the registry entry. Everything the harness, the tests
+// and the charts need to know about a strategy is here and exported by
+// --list-json; nothing else checks strategy names.
 struct Strategy {
-  const char* name;      // CLI name, JSON key, test name and plot legend
-  const char* family;    // one of families() below: "blocking", "readiness", ...
-  const char* summary;   // one line for --list
-  int default_threads;   // 0: --threads does not apply; -1: number of CPUs
-  bool reuseport_listener;
+  const char* name;             // CLI name, JSON key, test name and plot legend
+  const char* family;           // one of families() below: "blocking", "readiness", ...
+  const char* summary;          // one line for --list
+  int default_threads = 0;      // -1: number of CPUs; 0 with Threads::kNone
+  Threads threads = Threads::kNone;
+  bool reuseport_listener = false;      // the first listener gets SO_REUSEPORT
+  unsigned limits = kNoLimits;          // Limit bits
+  std::span<const Backend> backends = {};    // --backend values; empty: --backend is refused
+  std::span<const char* const> options = {}; // strategy-only options, e.g. "--uring-sqpoll"
+  std::span<const Mode> modes = {};          // settings the conformance suite runs as variants
+  // Checks the combination of its options that the CLI cannot: returns a
+  // one-line complaint (main.cc exits 2 with it) or "" when they are fine.
+  std::string (*check_options)(const Options& opt) = nullptr;
   // Serves until ctx.stopping; returns the process exit status. On a start-up
   // failure prints one line to stderr naming what failed and returns non-zero
   // without calling ctx.ready().
-  int (*run)(Context& ctx);
+  int (*run)(Context& ctx) = nullptr;
 };
 
 // A family of strategies: one colour family in the charts, and the library

@@ -112,7 +112,10 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy thread_strategy = {
-    "thread", "blocking", "a detached thread per connection, blocking I/O in each", 0, false, run,
+    .name = "thread",
+    .family = "blocking",
+    .summary = "a detached thread per connection, blocking I/O in each",
+    .run = run,
 };
 
 }  // namespace muxbench::server

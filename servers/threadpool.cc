@@ -140,9 +140,12 @@ int run(Context& ctx) {
 }  // namespace
 
 extern const Strategy threadpool_strategy = {
-    "threadpool", "blocking",
-    "fixed pool of blocking worker threads fed by a queue (--threads, default 64)", 64, false,
-    run,
+    .name = "threadpool",
+    .family = "blocking",
+    .summary = "fixed pool of blocking worker threads fed by a queue (--threads, default 64)",
+    .default_threads = 64,
+    .threads = Threads::kPool,
+    .run = run,
 };
 
 }  // namespace muxbench::server

@@ -7,7 +7,8 @@ into variants when it takes more than one value among the cells of one
 strategy at one connection count, i.e. when merging would mix different
 experiments into one "median". A parameter that changes only with the
 connection count (e.g. a rate scaled with connections) does not split.
-For the `idle` workload `active` always splits: its chart holds it fixed.
+For a workload that keeps some connections idle (`idle`) `active` always
+splits: its chart holds it fixed.
 """
 
 import json
@@ -15,7 +16,7 @@ import statistics
 import zlib
 from dataclasses import dataclass, field
 
-from . import style
+from . import registry, style
 from .inputs import number
 
 # Parameters that can split a workload into variants, in label order.
@@ -209,7 +210,7 @@ class Group:
 
 
 def _workload_order(name, seen_order):
-    known = ("pingpong", "idle", "churn", "bulk", "rate")
+    known = registry.WORKLOADS
     return (known.index(name) if name in known else len(known), seen_order.index(name))
 
 
@@ -227,7 +228,7 @@ def group_cells(cells):
             at_point.setdefault((c.strategy, c.connections), []).append(c)
         split = []
         for key in _VARIANT_PARAMS:
-            if key == "active" and workload == "idle":
+            if key == "active" and registry.keeps_idle(workload):
                 split.append(key)
                 continue
             if any(len({json.dumps(_param(c, key), sort_keys=True) for c in cs}) > 1

@@ -32,7 +32,7 @@ from matplotlib.ticker import (FixedLocator, FuncFormatter, LogLocator, MaxNLoca
 from matplotlib.transforms import blended_transform_factory
 
 from . import spectrum as spec
-from . import style
+from . import registry, style
 from .aggregate import Mark, Series, build_series, median, slugify
 from .inputs import histogram_buckets, number
 
@@ -503,7 +503,8 @@ def throughput_chart(results, group):
 def latency_chart(results, group):
     panels = [("p50_ns", "p50_ns", "p50 latency", "latency", "log", "ns", 1.0, "top"),
               ("p99_ns", "p99_ns", "p99 latency", "latency", "log", "ns", 1.0, "top")]
-    corrected = " (open loop: from the intended send time)" if group.workload == "rate" else ""
+    corrected = (" (open loop: from the intended send time)"
+                 if registry.is_open_loop(group.workload) else "")
     return _metric_chart(
         results, group, name=f"latency-{group.slug}", section="latency",
         title=f"Latency: {group.label}", sharey=True,
@@ -556,7 +557,7 @@ def default_spectrum_cells(results):
 
     by_strategy = {}
     for c in results.cells:
-        if c.workload == "rate":
+        if registry.is_open_loop(c.workload):
             by_strategy.setdefault(c.strategy, []).append(c)
     if by_strategy:
         chosen, notes = [], []
@@ -652,7 +653,7 @@ def spectrum_chart(results, name, title, cells, notes=()):
         for c in cells:
             buckets = histogram_buckets(c.latency(key))
             if not buckets:
-                if key == "latency" or c.workload == "rate":
+                if key == "latency" or registry.is_open_loop(c.workload):
                     notes.append(f"{c.id}: no {key} histogram")
                 continue
             xs, ys = spec.spectrum(buckets)

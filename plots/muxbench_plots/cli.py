@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import charts as ch
-from . import report
+from . import registry, report
 from .aggregate import group_cells
 from .inputs import InputError, load_compare, load_micro, load_results, select_cells
 
@@ -43,9 +43,9 @@ def build(results, micro=None, compare=None, cells_spec=None):
     groups = group_cells(results.cells)
     charts, notes = [], []
     for g in groups:
-        # For idle, the C10K chart (requests/s versus idle connections) is
-        # the throughput chart.
-        if g.workload == "idle":
+        # For a workload that keeps connections idle, the C10K chart
+        # (requests/s versus idle connections) is the throughput chart.
+        if registry.keeps_idle(g.workload):
             charts.append(ch.c10k_chart(results, g))
         else:
             charts.append(ch.throughput_chart(results, g))

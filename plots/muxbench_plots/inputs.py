@@ -15,7 +15,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
-from . import style
+from . import registry, style
 
 RESULTS_SCHEMA_VERSION = 1
 # rate_not_met: an open-loop cell that ran cleanly but missed its schedule;
@@ -669,6 +669,7 @@ def parse_micro_name(name):
             extras.append((f"arg{i + 1}", v))
     if labels:
         mechanism = "-".join(labels)
+        mechanism = registry.MICRO_ALIASES.get(mechanism, mechanism)
     else:
         mechanism = re.sub(r"^bm_", "", family, flags=re.IGNORECASE) or family
     return MicroName(family=family, mechanism=mechanism, n=n, active=active, extras=tuple(extras),

@@ -5,7 +5,7 @@ and no network."""
 import json
 from html import escape
 
-from . import style
+from . import registry, style
 from .aggregate import median
 
 _CSS = """
@@ -131,7 +131,7 @@ def summary_tables(groups, notes):
             tds = "".join(_summary_cell(g.point(s, n), notes) for n in counts)
             rows.append(f"<tr><td class=\"k\">{_swatch(s, fam)}{_e(s)} "
                         f"<span class=\"fam\">{_e(fam or '')}</span></td>{tds}</tr>")
-        label = "connections" if g.workload != "idle" else "connections (incl. active)"
+        label = "connections" if not registry.keeps_idle(g.workload) else "connections (incl. active)"
         out.append(f"<table><tr><th>strategy \\ {label}</th>{head}</tr>{''.join(rows)}</table>")
     return "\n".join(out)
 

@@ -18,24 +18,19 @@ import zlib
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-FAMILIES = ("blocking", "readiness", "libevent", "libuv", "asio", "completion")
+from . import registry
 
-# Canonical order inside each family: the order of the libevent book's
-# chapter 1 and of servers/registry.cc.
-KNOWN_STRATEGIES = {
-    "blocking": ("iterative", "fork", "thread", "threadpool"),
-    "readiness": ("busypoll", "select", "poll", "epoll", "epoll-et", "epoll-reuseport",
-                  "epoll-exclusive", "epoll-handoff"),
-    "libevent": ("libevent", "libevent-select", "libevent-poll", "libevent-epoll",
-                 "libevent-handoff", "bufferevent"),
-    "libuv": ("libuv",),
-    "asio": ("asio",),
-    "completion": ("io_uring",),
-}
+# Families and the canonical order inside each (the registry's order, then
+# the micro-benchmark mechanisms): docs/registry.json, generated from the
+# binaries' own exports.
+FAMILIES = registry.FAMILIES
+KNOWN_STRATEGIES = registry.NAMES_BY_FAMILY
 
 _FAMILY_OF = {name: fam for fam, names in KNOWN_STRATEGIES.items() for name in names}
 
 # family -> (colormap, line style); None is the fallback for unknown families.
+# The one table here that is about looks, not names: a test checks that every
+# family of the registry has an entry.
 _FAMILY_LOOK = {
     "blocking": ("Oranges", ":"),
     "readiness": ("Blues", "-"),

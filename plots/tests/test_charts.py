@@ -8,7 +8,7 @@ from matplotlib.colors import to_hex
 
 from helpers import fixture, fixture_doc, write_json
 from muxbench_plots import charts as ch
-from muxbench_plots import spectrum, style
+from muxbench_plots import registry, spectrum, style
 from muxbench_plots.aggregate import group_cells
 from muxbench_plots.cli import build
 from muxbench_plots.inputs import histogram_buckets, load_compare, load_micro, load_results
@@ -146,7 +146,11 @@ def test_style_is_stable_and_has_fallbacks():
 
 
 def test_new_families_and_thread_series():
-    assert style.FAMILIES == ("blocking", "readiness", "libevent", "libuv", "asio", "completion")
+    # The families are the registry's (docs/registry.json, from the binaries'
+    # exports), each with a look of its own.
+    assert style.FAMILIES == registry.FAMILIES
+    assert set(style.FAMILIES) <= set(style._FAMILY_LOOK)
+    assert "readiness" in style.FAMILIES and "epoll" in style.KNOWN_STRATEGIES["readiness"]
     assert style.family_of("libuv") == "libuv" and style.family_of("asio") == "asio"
     assert style.family_of("epoll-handoff") == "readiness"
     assert style.family_of("libevent-handoff") == "libevent"
@@ -234,7 +238,7 @@ def test_micro_chart_lines(small):
     assert _xy(lines["select"]) == ([100, 1000], [950, 9200])
     assert _xy(lines["poll"]) == ([100, 1000], [800, 7000])
     assert _xy(lines["epoll"]) == ([100, 1000, 10000], [120, 125, 130])
-    assert _xy(lines["io_uring"]) == ([100], [300])
+    assert _xy(lines["io_uring-poll"]) == ([100], [300])
     assert [(k, s, x) for k, s, x, _ in _marks(charts[0], "micro")] == [("failed", "select", 10000)]
     sel = next(s for s in charts[0].series["micro"] if s.strategy == "select")
     assert (sel.lo, sel.hi) == ([900, 9000], [1000, 9500])
@@ -317,11 +321,15 @@ def test_micro_charts_of_the_real_binary_output(small):
     micro = load_micro(fixture("micro-real-sample.json"))
     charts, notes = ch.micro_charts(micro, small)
     assert [c.name for c in charts] == ["micro-bm_dispatch-1active", "micro-bm_register"]
-    assert set(charts[0].lines("micro")) == {"select", "epoll", "io_uring", "libevent-poll"}
+    # This output is from before the mechanism "io_uring" (POLL_ADD readiness)
+    # was named "io_uring-poll": it is read under the new name.
+    assert set(charts[0].lines("micro")) == {"select", "epoll", "io_uring-poll", "libevent-poll"}
     for s in charts[0].series["micro"]:
         assert s.x == [10, 100]
         for x, y in zip(s.x, s.y):
-            p = next(p for p in micro.points if p.name == f"BM_Dispatch/{s.strategy}/{x:g}/1")
+            p = next(p for p in micro.points if p.parsed.family == "BM_Dispatch"
+                     and p.parsed.mechanism == s.strategy and p.parsed.n == x
+                     and p.parsed.active == 1)
             assert y == pytest.approx(p.median)
     assert charts[1].panels["micro"].get_ylabel() == "time per fd"
     assert sorted(n.split(":")[0] for n in notes) == ["BM_HistogramRecord", "BM_Rot13/64"]

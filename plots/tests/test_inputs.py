@@ -105,6 +105,11 @@ def test_micro_name_variants(name):
     assert (p.family, p.mechanism, p.n, p.active, p.extras) == ("BM_Dispatch", "epoll", 1000, 1, ())
 
 
+def test_micro_mechanism_renamed_since_is_read_under_its_name():
+    assert parse_micro_name("BM_Dispatch/io_uring/100/1").mechanism == "io_uring-poll"
+    assert parse_micro_name("BM_Dispatch/io_uring-poll/100/1").mechanism == "io_uring-poll"
+
+
 def test_micro_name_extra_components():
     p = parse_micro_name("BM_Dispatch/epoll/et/100/10/7/threads:2")
     assert (p.mechanism, p.n, p.active) == ("epoll-et", 100, 10)

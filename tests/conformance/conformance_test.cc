@@ -35,10 +35,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// One way to start a strategy: its arguments, and the design limits (from
+// --list-json, never from its name) the suite checks in place of the general
+// expectation.
 struct Variant {
   std::string strategy;
-  std::vector<std::string> args;  // e.g. {"--backend", "select"}
-  std::string label;              // test-name suffix
+  std::vector<std::string> args;   // e.g. {"--backend", "select"}
+  std::string label;               // test-name suffix
+  std::vector<std::string> limits; // e.g. {"fd_setsize"}
+  bool optional_mode = false;      // a mode a kernel may not take: then the case skips, saying so
+
+  bool has_limit(const char* limit) const {
+    return std::find(limits.begin(), limits.end(), limit) != limits.end();
+  }
 };
 
 void PrintTo(const Variant& v, std::ostream* os) { *os << v.label; }
@@ -54,45 +63,44 @@ nlohmann::json server_list() {
   return nlohmann::json::parse(text, nullptr, false);
 }
 
-// threadpool's --threads is the size of its pool, a cap on concurrency (its
-// design limit), not a number of event loops.
-bool runs_event_loops_per_thread(const nlohmann::json& s) {
-  return s.value("takes_threads", false) && s["name"] != "threadpool";
+std::vector<std::string> strings(const nlohmann::json& arr) {
+  std::vector<std::string> out;
+  if (arr.is_array()) {
+    for (const auto& v : arr) out.push_back(v.get<std::string>());
+  }
+  return out;
 }
 
-// Strategies from the registry; libevent once per forced backend, so that
-// libevent-over-select is held to the same rules as raw select; strategies
-// that run one event loop per thread once with --threads 1 and once with
-// --threads 2, whatever the machine's CPU count; io_uring once as it starts
-// by default and once per option that changes its mechanism (a kernel that
-// does not take one makes that variant skip, saying so).
+// Strategies from the registry, each started every way its --list-json entry
+// names: once per backend (so libevent-over-select is held to the same rules
+// as raw select); once by default and once per mode (a kernel that does not
+// take a mode makes that variant skip, saying so); strategies whose threads
+// are event loops once with --threads 1 and once with --threads 2, whatever
+// the machine's CPU count; the others once.
 std::vector<Variant> variants() {
   std::vector<Variant> out;
   auto list = server_list();
   if (!list.is_array()) return out;
   for (const auto& s : list) {
-    std::string name = s["name"].get<std::string>();
-    if (name == "libevent") {
-      for (const char* b : {"select", "poll", "epoll"}) {
-        out.push_back({name, {"--backend", b}, name + "_" + b});
+    const std::string name = s["name"].get<std::string>();
+    const auto limits = strings(s["limits"]);
+    if (!s["backends"].empty()) {
+      for (const auto& b : s["backends"]) {
+        const std::string backend = b["name"].get<std::string>();
+        out.push_back({name, {"--backend", backend}, name + "_" + backend, strings(b["limits"])});
       }
-    } else if (name == "io_uring") {
-      out.push_back({name, {}, name});
-      out.push_back({name, {"--uring-fixed-files"}, name + "_fixed_files"});
-      out.push_back({name, {"--uring-sqpoll"}, name + "_sqpoll"});
-      out.push_back({name, {"--uring-taskrun", "coop"}, name + "_taskrun_coop"});
-      out.push_back({name, {"--uring-taskrun", "none"}, name + "_taskrun_none"});
-      out.push_back({name, {"--uring-fixed-files", "--uring-sqpoll"}, name + "_fixed_sqpoll"});
-      out.push_back({name, {"--uring-recv-bundle"}, name + "_recv_bundle"});
-      out.push_back({name, {"--uring-send-zc"}, name + "_send_zc"});
-      out.push_back({name, {"--uring-recv-bundle", "--uring-send-zc", "--uring-fixed-files"},
-                     name + "_bundle_zc_fixed"});
-    } else if (runs_event_loops_per_thread(s)) {
+    } else if (!s["modes"].empty()) {
+      out.push_back({name, {}, name, limits});
+      for (const auto& m : s["modes"]) {
+        out.push_back({name, strings(m["args"]), name + "_" + m["name"].get<std::string>(), limits,
+                       true});
+      }
+    } else if (s["threads"] == "loops") {
       for (const char* t : {"1", "2"}) {
-        out.push_back({name, {"--threads", t}, name + "_t" + t});
+        out.push_back({name, {"--threads", t}, name + "_t" + t, limits});
       }
     } else {
-      out.push_back({name, {}, name});
+      out.push_back({name, {}, name, limits});
     }
   }
   return out;
@@ -104,21 +112,11 @@ std::vector<Variant> threaded_variants() {
   auto list = server_list();
   if (!list.is_array()) return out;
   for (const auto& s : list) {
-    if (!runs_event_loops_per_thread(s)) continue;
+    if (s["threads"] != "loops") continue;
     std::string name = s["name"].get<std::string>();
-    out.push_back({name, {"--threads", "2"}, name + "_t2"});
+    out.push_back({name, {"--threads", "2"}, name + "_t2", strings(s["limits"])});
   }
   return out;
-}
-
-// Design limits, by strategy: each is a documented behaviour the suite checks
-// in place of the general expectation.
-bool serves_one_client_at_a_time(const std::string& s) { return s == "iterative"; }
-// select, and libevent forced onto select: Debian's libevent is built with
-// _FORTIFY_SOURCE, whose FD_SET aborts on fd >= FD_SETSIZE, so the strategy
-// refuses such connections the way raw select does.
-bool rejects_beyond_fd_setsize(const Variant& v) {
-  return v.strategy == "select" || v.label == "libevent_select";
 }
 
 class Conformance : public ::testing::TestWithParam<Variant> {
@@ -132,9 +130,9 @@ class Conformance : public ::testing::TestWithParam<Variant> {
     args.push_back("--stats");
     args.push_back(stats_path_);
     server_ = std::make_unique<Server>(GetParam().strategy, args);
-    if (!server_->ok() && GetParam().strategy == "io_uring" && !GetParam().args.empty() &&
+    if (!server_->ok() && GetParam().optional_mode &&
         server_->process().stderr_text().find("this kernel does not take it") != std::string::npos) {
-      GTEST_SKIP() << "kernel lacks this io_uring option: " << server_->process().stderr_text();
+      GTEST_SKIP() << "kernel lacks this mode: " << server_->process().stderr_text();
     }
     ASSERT_TRUE(server_->ok()) << "no READY line; stderr: " << server_->process().stderr_text();
   }
@@ -293,12 +291,12 @@ TEST_P(Conformance, ClientThatNeverReadsIsBoundedAndOthersAreServed) {
   // The server must have stopped reading: far less than 64 MiB went in.
   EXPECT_LT(sent, 64u << 20) << "the server kept reading a client that never reads";
 
-  if (serves_one_client_at_a_time(strategy())) {
+  if (GetParam().has_limit("one_client_at_a_time")) {
     // Design limit: the one connection being served blocks everyone else.
     int other = connect();
     ASSERT_GE(other, 0);
     write_all(other, "x\n", 2);
-    EXPECT_EQ(read_exactly(other, 2, 500ms), "") << "iterative served two clients at once?";
+    EXPECT_EQ(read_exactly(other, 2, 500ms), "") << "a one-client-at-a-time strategy served two at once?";
     ::close(other);
   } else {
     EXPECT_EQ(round("served meanwhile\n", 10s), "freirq zrnajuvyr\n");
@@ -404,7 +402,7 @@ TEST_P(Conformance, MoreConnectionsThanFdSetsize) {
     }
     ::close(fds[i]);
   }
-  if (rejects_beyond_fd_setsize(GetParam())) {
+  if (GetParam().has_limit("fd_setsize")) {
     EXPECT_GT(served, FD_SETSIZE - 20);
     EXPECT_GE(refused, 100);
   } else {
@@ -568,10 +566,11 @@ TEST(ServerStartup, UringOptionsAreCheckedAndReported) {
     bool exit2;  // our check (exit 2), not CLI11's own validation
   };
   const Bad bad[] = {
-      {{"--strategy", "epoll", "--uring-fixed-files"}, "apply only to --strategy io_uring", true},
-      {{"--strategy", "libuv", "--uring-taskrun", "coop"}, "apply only to --strategy io_uring", true},
-      {{"--strategy", "epoll", "--uring-recv-bundle"}, "apply only to --strategy io_uring", true},
-      {{"--strategy", "asio", "--uring-send-zc"}, "apply only to --strategy io_uring", true},
+      {{"--strategy", "epoll", "--uring-fixed-files"}, "--uring-fixed-files applies only to --strategy io_uring", true},
+      {{"--strategy", "libuv", "--uring-taskrun", "coop"}, "--uring-taskrun applies only to --strategy io_uring", true},
+      {{"--strategy", "epoll", "--backend", "poll"}, "--backend applies only to --strategy libevent", true},
+      {{"--strategy", "epoll", "--uring-recv-bundle"}, "--uring-recv-bundle applies only to --strategy io_uring", true},
+      {{"--strategy", "asio", "--uring-send-zc"}, "--uring-send-zc applies only to --strategy io_uring", true},
       {{"--strategy", "io_uring", "--uring-sqpoll", "--uring-taskrun", "defer"},
        "--uring-sqpoll cannot be combined with --uring-taskrun=defer", true},
       {{"--strategy", "io_uring", "--uring-taskrun", "sometimes"}, "--uring-taskrun", false},
@@ -617,23 +616,42 @@ TEST(ServerStartup, UringOptionsAreCheckedAndReported) {
   EXPECT_EQ(stats["mechanism"]["sends_zc"], 0) << stats.dump();
 }
 
-// --list-json: every strategy's family is one of the charts' families, and
-// a strategy built on a library names it with the version it runs.
-TEST(ServerList, FamiliesAndLibraryVersions) {
+// --list-json: the families come in blocks (registry order), a strategy built
+// on a library names it with the version it runs, and every limit, backend,
+// option and mode is well formed.
+TEST(ServerList, FamiliesLimitsAndLibraryVersions) {
   auto list = server_list();
   ASSERT_TRUE(list.is_array());
-  const std::vector<std::string> families = {"blocking", "readiness", "libevent",
-                                             "libuv",    "asio",      "completion"};
+  ASSERT_FALSE(list.empty());
+  std::vector<std::string> families_seen;
+  const std::vector<std::string> known_limits = {"one_client_at_a_time", "fd_setsize"};
   for (const auto& s : list) {
     SCOPED_TRACE(s.dump());
     const std::string fam = s["family"].get<std::string>();
-    EXPECT_NE(std::find(families.begin(), families.end(), fam), families.end());
-    if (fam == "blocking" || fam == "readiness") {
-      EXPECT_TRUE(s["library"].is_null());
-    } else {
-      ASSERT_TRUE(s["library"].is_string());
+    if (families_seen.empty() || families_seen.back() != fam) {
+      EXPECT_EQ(std::find(families_seen.begin(), families_seen.end(), fam), families_seen.end())
+          << "family " << fam << " is split: the registry lists a family's strategies together";
+      families_seen.push_back(fam);
+    }
+    if (!s["library"].is_null()) {
       ASSERT_TRUE(s["library_version"].is_string());
       EXPECT_FALSE(s["library_version"].get<std::string>().empty());
+    }
+    EXPECT_EQ(s["takes_threads"].get<bool>(), !s["threads"].is_null());
+    for (const auto& l : s["limits"]) {
+      EXPECT_NE(std::find(known_limits.begin(), known_limits.end(), l), known_limits.end());
+    }
+    for (const auto& b : s["backends"]) EXPECT_TRUE(b["name"].is_string() && b["limits"].is_array());
+    for (const auto& m : s["modes"]) {
+      EXPECT_TRUE(m["name"].is_string());
+      ASSERT_TRUE(m["args"].is_array());
+      for (const auto& a : m["args"]) {
+        const std::string arg = a.get<std::string>();
+        if (arg.rfind("--", 0) == 0) {
+          EXPECT_NE(std::find(s["options"].begin(), s["options"].end(), arg), s["options"].end())
+              << "mode " << m["name"] << " uses " << arg << ", which is not in its options";
+        }
+      }
     }
   }
 }

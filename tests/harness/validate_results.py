@@ -5,6 +5,10 @@ schedule counters add up (every request due in the window is sent or
 unsent, and has a latency, censored or not).
 
   /usr/bin/python3 tests/harness/validate_results.py RESULTS.json [...]
+  /usr/bin/python3 tests/harness/validate_results.py --loadgen REPORT.json [...]
+
+--loadgen: each file is one report of muxbench-loadgen --json, checked
+against $defs/loadgen_report (every key the current load generator writes).
 
 Exit 0 when every file is valid; otherwise prints each error (JSON path and
 message) and exits 1. Needs Debian's python3-jsonschema (scripts/deps.sh).
@@ -46,10 +50,12 @@ def schedule_errors(doc):
     return out
 
 
-def main(paths):
+def main(paths, loadgen=False):
     with open(SCHEMA) as f:
         schema = json.load(f)
     jsonschema.Draft202012Validator.check_schema(schema)
+    if loadgen:
+        schema = {"$ref": "#/$defs/loadgen_report", "$defs": schema["$defs"]}
     validator = jsonschema.Draft202012Validator(schema)
     bad = 0
     for path in paths:
@@ -59,7 +65,7 @@ def main(paths):
         for e in errors[:20]:
             where = "/".join(str(p) for p in e.absolute_path) or "(top)"
             print(f"{path}: {where}: {e.message[:300]}")
-        sums = schedule_errors(doc)
+        sums = schedule_errors({"cells": [{"loadgen": doc}]} if loadgen else doc)
         for where, msg in sums[:20]:
             print(f"{path}: {where}: {msg}")
         errors += sums
@@ -67,12 +73,16 @@ def main(paths):
             bad += 1
             print(f"{path}: {len(errors)} schema errors")
         else:
-            print(f"{path}: valid ({len(doc.get('cells', []))} cells)")
+            print(f"{path}: valid" + ("" if loadgen else f" ({len(doc.get('cells', []))} cells)"))
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    as_reports = bool(args) and args[0] == "--loadgen"
+    if as_reports:
+        args = args[1:]
+    if not args:
         print(__doc__.strip(), file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(args, loadgen=as_reports))

@@ -26,6 +26,7 @@
 
 #include "muxbench/line_codec.h"
 #include "muxbench/net.h"
+#include "muxbench/wire.h"
 
 namespace {
 
@@ -123,8 +124,9 @@ int main(int argc, char** argv) {
     ::_exit(0);
   }).detach();
 
-  std::printf("READY strategy=corrupt port=%u pid=%d\n", muxbench::local_port(lfd),
-              static_cast<int>(::getpid()));
+  std::printf("%s\n", muxbench::wire::ready_line("corrupt", muxbench::local_port(lfd),
+                                                 static_cast<long>(::getpid()))
+                         .c_str());
   std::fflush(stdout);
   for (;;) {
     int fd = muxbench::accept_retry(lfd, SOCK_CLOEXEC);

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "muxbench/wire.h"
 #include "process.h"
 
 namespace muxbench::test {
@@ -71,10 +72,7 @@ class CorruptServer {
           return argv;
         }()) {
     std::string ready = proc_.read_line(std::chrono::seconds(10));
-    auto pos = ready.find(" port=");
-    if (ready.rfind("READY ", 0) == 0 && pos != std::string::npos) {
-      port_ = static_cast<std::uint16_t>(std::stoi(ready.substr(pos + 6)));
-    }
+    port_ = static_cast<std::uint16_t>(wire::ready_port(ready));
   }
   std::uint16_t port() const { return port_; }
   Process& process() { return proc_; }

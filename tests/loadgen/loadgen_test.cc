@@ -140,6 +140,44 @@ TEST(Loadgen, ClosedLoopVerifiesEveryReplyAndReportsTheSchema) {
   EXPECT_EQ(st["counters"]["errors"]["reset"], 0);
 }
 
+// A real report, closed and open loop, against the schema's loadgen_report:
+// every key the harness and the charts read is required there, so a renamed
+// or dropped key fails here instead of turning into null in the results.
+TEST(LoadgenReport, ValidatesAgainstTheSchema) {
+  Server server("epoll");
+  ASSERT_TRUE(server.ok());
+  for (const char* mode : {"closed", "open"}) {
+    SCOPED_TRACE(mode);
+    std::vector<std::string> args = {"--connections", "2", "--warmup", "0.1", "--duration", "0.3"};
+    if (std::string(mode) == "open") args.insert(args.end(), {"--rate", "200"});
+    auto run = run_loadgen(server.port(), args);
+    ASSERT_REPORT(run);
+    TempFile report("report.json");
+    { std::ofstream(report.path()) << run.report.dump(); }
+    const std::string cmd = "/usr/bin/python3 '" + std::string(MUXBENCH_SOURCE_DIR) +
+                            "/tests/harness/validate_results.py' --loadgen '" + report.path() +
+                            "' 2>&1";
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    EXPECT_EQ(::pclose(p), 0) << out;
+
+    // The check can fail: the same report with one key renamed does not pass.
+    json renamed = run.report;
+    renamed["requests"]["completed_in_window_"] = renamed["requests"]["completed_in_window"];
+    renamed["requests"].erase("completed_in_window");
+    { std::ofstream(report.path()) << renamed.dump(); }
+    p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    out.clear();
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    EXPECT_NE(::pclose(p), 0) << out;
+    EXPECT_NE(out.find("completed_in_window"), std::string::npos) << out;
+  }
+}
+
 TEST(Loadgen, JsonOnStdoutIsTheOnlyThingOnStdout) {
   Server server("epoll");
   ASSERT_TRUE(server.ok());

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "muxbench/net.h"
+#include "muxbench/wire.h"
 
 namespace muxbench::test {
 
@@ -141,10 +142,7 @@ Server::Server(const std::string& strategy, std::vector<std::string> extra)
         return argv;
       }()) {
   ready_ = proc_.read_line(std::chrono::seconds(10));
-  auto pos = ready_.find(" port=");
-  if (ready_.rfind("READY ", 0) == 0 && pos != std::string::npos) {
-    port_ = static_cast<std::uint16_t>(std::atoi(ready_.c_str() + pos + 6));
-  }
+  port_ = static_cast<std::uint16_t>(wire::ready_port(ready_));
 }
 
 int connect_loopback(std::uint16_t port) {

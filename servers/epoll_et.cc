@@ -31,10 +31,9 @@ namespace muxbench::server {
 namespace {
 
 constexpr int kMaxEvents = 256;
-constexpr int kAcceptsPerWake = 64;  // bound accept bursts so clients keep being served
 constexpr int kReadsPerWake = 4;     // kReadChunk reads per connection per turn
 
-struct EdgeConn {
+struct EpollEtConn {
   Conn conn;
   bool can_read = false;   // an EPOLLIN edge came; no EAGAIN (or short read) since
   bool can_write = false;  // an EPOLLOUT edge came; no EAGAIN from write() since
@@ -44,23 +43,25 @@ struct EdgeConn {
 
 struct Loop {
   int ep = -1;
-  std::vector<std::unique_ptr<EdgeConn>> conns;  // indexed by fd
+  FdTable<EpollEtConn> conns;
   std::vector<int> ready;                        // fds to serve this turn
   std::vector<int> next;                         // fds to serve next turn
   Counters c;
   const Context* ctx = nullptr;
   std::vector<char> buf = std::vector<char>(kReadChunk);
 
-  void close_conn(EdgeConn& ec) {
+  ~Loop() { close_fd(ep); }
+
+  void close_conn(EpollEtConn& ec) {
     // Closing removes the fd from the epoll set; a stale entry on a ready list
     // is skipped because the slot is empty (or holds a new, unqueued conn).
     int fd = ec.conn.fd;
     close_fd(fd);
     ++c.closed;
-    conns[static_cast<std::size_t>(fd)].reset();
+    conns.erase(fd);
   }
 
-  void enqueue(EdgeConn& ec) {
+  void enqueue(EpollEtConn& ec) {
     if (ec.queued) return;
     ec.queued = true;
     next.push_back(ec.conn.fd);
@@ -73,14 +74,14 @@ struct Loop {
   // would only return EAGAIN. Not so for a FIN that had already arrived: a
   // read stops short of it and nothing new will be reported, so once
   // EPOLLRDHUP was seen we read on until EOF (nginx's pending_eof).
-  Io read_turn(EdgeConn& ec) {
+  Io read_turn(EpollEtConn& ec) {
     return read_into(ec.conn, buf.data(), kReadsPerWake, c, *ctx, !ec.rdhup);
   }
 
   // One turn for a connection: drain output first (it may lift
   // backpressure), read up to the cap, send what that produced. Returns with
   // the connection closed, waiting for an edge, or back on the ready list.
-  void serve(EdgeConn& ec) {
+  void serve(EpollEtConn& ec) {
     Conn& conn = ec.conn;
     if (ec.can_write && conn.wants_write()) {
       Io w = flush(conn, c);
@@ -103,29 +104,21 @@ struct Loop {
     if (ec.can_read && conn.wants_read()) enqueue(ec);
   }
 
-  void accept_some(AcceptGuard& acceptor, int listen_fd) {
-    for (int k = 0; k < kAcceptsPerWake; ++k) {
-      int cfd = acceptor.accept(listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, c);
-      if (cfd < 0) {
-        if (errno == EMFILE) continue;  // one connection shed; carry on
-        return;
-      }
-      if (conns.size() <= static_cast<std::size_t>(cfd)) conns.resize(cfd + 1024);
-      auto ec = std::make_unique<EdgeConn>();
-      ec->conn.fd = cfd;
-      epoll_event ev{};
-      // Registered once, for good. ADD reports the current state as an edge,
-      // so data that arrived before registration is not missed.
-      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-      ev.data.fd = cfd;
-      if (::epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev) != 0) {
-        ++c.errors_io;
-        close_fd(cfd);
-        ++c.closed;
-        continue;
-      }
-      conns[static_cast<std::size_t>(cfd)] = std::move(ec);
+  // A new connection, registered once, for good. ADD reports the current
+  // state as an edge, so data that arrived before registration is not missed.
+  void add(int cfd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = cfd;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev) != 0) {
+      ++c.errors_io;
+      close_fd(cfd);
+      ++c.closed;
+      return;
     }
+    auto ec = std::make_unique<EpollEtConn>();
+    ec->conn.fd = cfd;
+    conns.put(cfd, std::move(ec));
   }
 };
 
@@ -144,7 +137,6 @@ int run(Context& ctx) {
     ev.data.fd = fd;
     if (::epoll_ctl(loop.ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
       std::fprintf(stderr, "epoll-et: epoll_ctl ADD: %s\n", errno_string(errno).c_str());
-      close_fd(loop.ep);
       return 1;
     }
   }
@@ -168,10 +160,10 @@ int run(Context& ctx) {
         break;
       }
       if (fd == ctx.listen_fd) {
-        loop.accept_some(acceptor, ctx.listen_fd);
+        accept_burst(acceptor, ctx.listen_fd, loop.c, [&](int cfd) { loop.add(cfd); });
         continue;
       }
-      EdgeConn* ec = loop.conns[static_cast<std::size_t>(fd)].get();
+      EpollEtConn* ec = loop.conns.get(fd);
       if (ec == nullptr) continue;
       const unsigned ev = events[i].events;
       // EOF, reset and errors are all found by the next read()/write().
@@ -185,7 +177,7 @@ int run(Context& ctx) {
     // work lands on `next` and is served after the next (non-blocking) wait.
     loop.ready.swap(loop.next);
     for (int fd : loop.ready) {
-      EdgeConn* ec = loop.conns[static_cast<std::size_t>(fd)].get();
+      EpollEtConn* ec = loop.conns.get(fd);
       if (ec == nullptr || !ec->queued) continue;  // closed (slot maybe reused)
       ec->queued = false;
       loop.serve(*ec);
@@ -193,23 +185,18 @@ int run(Context& ctx) {
     loop.ready.clear();
   }
 
-  for (auto& ec : loop.conns) {
-    if (ec) loop.close_conn(*ec);
-  }
-  close_fd(loop.ep);
+  loop.conns.for_each([&](EpollEtConn& ec) { loop.close_conn(ec); });
   ctx.totals.add(loop.c);
   return 0;
 }
 
 }  // namespace
 
-extern const Strategy epoll_edge_strategy = {
-    "epoll-et",
-    "readiness",
-    "edge-triggered epoll, one thread: registered once, capped turns + ready list",
-    0,
-    false,
-    run,
+extern const Strategy epoll_et_strategy = {
+    .name = "epoll-et",
+    .family = "readiness",
+    .summary = "edge-triggered epoll, one thread: registered once, capped turns + ready list",
+    .run = run,
 };
 
 }  // namespace muxbench::server
