@@ -68,7 +68,8 @@ nlohmann::json counters_json(const Counters& c) {
   return {
       {kAccepted, c.accepted},
       {kClosed, c.closed},
-      {kRejected, {{kFdSetsize, c.rejected_fd_setsize}, {kFdExhausted, c.rejected_fd_exhausted}}},
+      {kRejected,
+       {{wire::stats::kFdSetsize, c.rejected_fd_setsize}, {kFdExhausted, c.rejected_fd_exhausted}}},
       {kBytesIn, c.bytes_in},
       {kBytesOut, c.bytes_out},
       {kLines, c.lines},
