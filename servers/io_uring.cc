@@ -78,6 +78,7 @@
 #include <vector>
 
 #include "conn.h"
+#include "muxbench/build.h"
 #include "muxbench/net.h"
 
 // Debian 12's liburing 2.3 predates these; the values are the kernel's
@@ -116,7 +117,7 @@ constexpr long long kAcceptBackoffNs = 10'000'000;  // after EMFILE/ENFILE
 // and at which it gets a multishot recv again.
 constexpr std::size_t kSingleShotAbove = kMaxPendingOutput / 2;
 constexpr std::size_t kMultishotBelow = kMaxPendingOutput / 4;
-constexpr std::chrono::milliseconds kStopWait{500};     // reaping at stop, at most
+constexpr std::chrono::milliseconds kStopWait{500 * build::kTimeScale};     // reaping at stop, at most
 constexpr std::size_t kKeepOutputCapacity = 64 * 1024;  // see arm_send()
 
 // user_data: op (8 bits) | slot (24 bits) | generation (32 bits). The

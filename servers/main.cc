@@ -6,7 +6,8 @@
 // Signals: SIGTERM/SIGINT are blocked in every thread and taken by one
 // sigwait() thread, which sets ctx.stopping, signals stop_fd and shuts the
 // listeners down (waking a blocking accept()). The strategy then has 800 ms
-// to return before the process writes its stats and exits anyway.
+// (times build::kTimeScale) to return before the process writes its stats,
+// marked incomplete, and exits anyway.
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "muxbench/build.h"
 #include "muxbench/line_codec.h"
 #include "muxbench/net.h"
 #include "muxbench/wire.h"
@@ -58,6 +60,9 @@ std::mutex g_options_mu;
 std::vector<std::pair<std::string, std::string>> g_options;
 // Context::report_counter(): the mechanism's own counters, in the order reported.
 std::vector<std::pair<std::string, std::uint64_t>> g_mechanism;
+
+// How long a strategy has to return after the stop signal.
+constexpr std::chrono::milliseconds kStopGrace{800 * build::kTimeScale};
 
 std::mutex g_done_mu;
 std::condition_variable g_done_cv;
@@ -111,7 +116,9 @@ nlohmann::json mechanism_json() {
   return o;
 }
 
-void write_stats(const Options& opt, const SharedCounters& totals, int threads) {
+// complete: false when the strategy had not returned by the deadline; its
+// counters were not merged yet, so none are written (rather than zeros).
+void write_stats(const Options& opt, const SharedCounters& totals, int threads, bool complete) {
   if (opt.stats_path.empty()) return;
   using namespace wire::stats;
   nlohmann::json j = {
@@ -122,7 +129,8 @@ void write_stats(const Options& opt, const SharedCounters& totals, int threads) 
       {kBackend, opt.backend},
       {kOptions, options_json()},
       {kMechanism, mechanism_json()},
-      {kCounters, counters_json(totals.snapshot())},
+      {kComplete, complete},
+      {kCounters, complete ? counters_json(totals.snapshot()) : nlohmann::json(nullptr)},
       {kPerThread, per_thread_json()},
   };
   std::string tmp = opt.stats_path + ".tmp";
@@ -138,16 +146,17 @@ void write_stats(const Options& opt, const SharedCounters& totals, int threads) 
 }
 
 // Called by the main thread when the strategy returns, or by the stop thread
-// when it does not within 800 ms; only the first caller writes the stats and
+// when it does not in time (complete: false); only the first caller writes the stats and
 // exits, a second one waits for that _exit. (The stop thread also calls this
 // holding g_done_mu, which keeps the main thread from reaching it; the flag
 // makes "exactly once" hold without relying on that.)
-[[noreturn]] void finish(const Options& opt, const SharedCounters& totals, int threads, int rc) {
+[[noreturn]] void finish(const Options& opt, const SharedCounters& totals, int threads, int rc,
+                         bool complete) {
   static std::atomic<bool> finishing{false};
   if (finishing.exchange(true)) {
     for (;;) ::pause();
   }
-  write_stats(opt, totals, threads);
+  write_stats(opt, totals, threads, complete);
   std::fflush(stdout);
   std::fflush(stderr);
   // _exit: threads of thread-per-connection strategies may still be blocked in
@@ -504,7 +513,7 @@ int open_listener(const Options& opt, const Strategy& st) {
 
 // The one thread that takes SIGTERM/SIGINT: sets `stopping`, signals
 // stop_fd, shuts the listeners down, and finishes the process itself if the
-// strategy has not returned within 800 ms.
+// strategy has not returned within kStopGrace.
 void start_stop_thread(const sigset_t& stop_signals, int stop_fd, const Options& opt,
                        SharedCounters* totals, int threads, std::atomic<bool>& stopping) {
   std::thread([stop_signals, stop_fd, &opt, totals, threads, &stopping] {
@@ -518,8 +527,12 @@ void start_stop_thread(const sigset_t& stop_signals, int stop_fd, const Options&
       for (int fd : g_listeners) ::shutdown(fd, SHUT_RD);
     }
     std::unique_lock<std::mutex> lock(g_done_mu);
-    if (!g_done_cv.wait_for(lock, std::chrono::milliseconds(800), [] { return g_done; })) {
-      finish(opt, *totals, threads, 0);  // the strategy did not return in time
+    if (!g_done_cv.wait_for(lock, kStopGrace, [] { return g_done; })) {
+      std::fprintf(stderr,
+                   "muxbench-server: the strategy did not return within %lld ms of the stop "
+                   "signal; exiting without its counters\n",
+                   static_cast<long long>(kStopGrace.count()));
+      finish(opt, *totals, threads, 0, false);
     }
   }).detach();
 }
@@ -579,5 +592,5 @@ int main(int argc, char** argv) {
     g_done = true;
   }
   g_done_cv.notify_all();
-  finish(opt, *totals, threads, rc);
+  finish(opt, *totals, threads, rc, true);
 }

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "muxbench/build.h"
 #include "muxbench/net.h"
 #include "process.h"
 
@@ -75,8 +76,9 @@ nlohmann::json read_stats(const std::string& path) {
   return nlohmann::json::parse(f, nullptr, false);
 }
 
-// main.cc gives a strategy 800 ms after SIGTERM and then writes the stats
-// itself; a strategy returning later must not write them a second time.
+// main.cc gives a strategy 800 ms after SIGTERM (times build::kTimeScale)
+// and then writes the stats itself, marked incomplete and without counters;
+// a strategy returning later must not write them a second time.
 // Made deterministic with a FIFO in place of the stats file's temporary: a
 // writer blocks in open() until the test opens the FIFO for reading, so
 // every writer that ever starts is seen, at the same time, in openat().
@@ -86,16 +88,21 @@ TEST(ServerStop, SlowStopWritesTheStatsOnce) {
   const std::string stats = dir.path() + "/stats.json";
   const std::string tmp = stats + ".tmp";
   ASSERT_EQ(::mkfifo(tmp.c_str(), 0600), 0);
-  // Four lines in one write: one read, one on_lines(4), one 1.2 s sleep.
+  // Four lines in one write (release build): one read, one on_lines(4), one
+  // 1.2 s sleep. All of it scales with the server's deadline (4 x scale
+  // lines, 0.3 s each), so the stop timer always gives up first.
+  const int scale = build::kTimeScale;
   Server server("epoll", {"--stats", stats, "--delay-us", "300000"});
   ASSERT_TRUE(server.ok()) << server.process().stderr_text();
   int fd = connect_loopback(server.port());
   ASSERT_GE(fd, 0);
-  ASSERT_TRUE(write_all(fd, "a\nb\nc\nd\n", 8));
+  std::string lines;
+  for (int i = 0; i < 4 * scale; ++i) lines += "x\n";
+  ASSERT_TRUE(write_all(fd, lines.data(), lines.size()));
   std::this_thread::sleep_for(200ms);  // the server is in its delay now
   server.process().signal(SIGTERM);
   // 800 ms: the stop timer gives up and writes; ~1 s: the strategy returns.
-  std::this_thread::sleep_for(1500ms);
+  std::this_thread::sleep_for(1500ms * scale);
   const int writers = threads_in_syscall(server.process().pid(), SYS_openat);
 
   int rd = ::open(tmp.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -123,7 +130,13 @@ TEST(ServerStop, SlowStopWritesTheStatsOnce) {
   }
   EXPECT_EQ(docs, 1u) << got;
   auto j = nlohmann::json::parse(got, nullptr, false);
-  EXPECT_TRUE(j.is_object()) << "not one JSON document: " << got;
+  ASSERT_TRUE(j.is_object()) << "not one JSON document: " << got;
+  // Written by the stop timer: the strategy's counters were not merged yet,
+  // so the file says so instead of reporting zeros.
+  EXPECT_EQ(j["complete"], false) << got;
+  EXPECT_TRUE(j["counters"].is_null()) << got;
+  EXPECT_NE(server.process().stderr_text().find("did not return within"), std::string::npos)
+      << server.process().stderr_text();
 }
 
 // thread: a connection's thread closes its fd before it leaves the live set;

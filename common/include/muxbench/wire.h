@@ -80,7 +80,8 @@ inline constexpr const char* kThreads = "threads";
 inline constexpr const char* kBackend = "backend";
 inline constexpr const char* kOptions = "options";      // the READY line's key=value pairs
 inline constexpr const char* kMechanism = "mechanism";  // strategy-specific counters (io_uring: bundles, zero-copy sends)
-inline constexpr const char* kCounters = "counters";
+inline constexpr const char* kComplete = "complete";    // false: the strategy overran its stop deadline
+inline constexpr const char* kCounters = "counters";    // null when not complete
 inline constexpr const char* kPerThread = "per_thread"; // counters per thread, plus:
 inline constexpr const char* kThread = "thread";
 inline constexpr const char* kRole = "role";            // "loop" or "acceptor"
