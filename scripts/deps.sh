@@ -39,14 +39,15 @@ muxbench_install_deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-muxbench_build() {
+muxbench_build() {  # [preset] [cmake --build arguments, e.g. --target T...]
   local preset="${1:-release}"
+  shift || true
   local dir=build
   if [ "$preset" != release ]; then dir="build-$preset"; fi
   if [ ! -f "$dir/CMakeCache.txt" ]; then
     cmake --preset "$preset" >/dev/null
   fi
-  cmake --build "$dir" -j "$(nproc)"
+  cmake --build "$dir" -j "$(nproc)" "$@"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
