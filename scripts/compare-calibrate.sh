@@ -115,7 +115,7 @@ calibrate_ab() {
   done
   if [ "$delays" = none ]; then delays=""; fi
   for d in ${delays//,/ }; do
-    case "$d" in ''|*[!0-9]*) echo "compare-calibrate: --delays: '$d' is not a whole number of µs" >&2; exit 2 ;; esac
+    [[ "$d" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "compare-calibrate: --delays: '$d' is not a number of µs (e.g. 1 or 0.5)" >&2; exit 2; }
   done
   local muxbench="$bin/muxbench"
   [ -x "$muxbench" ] || { echo "compare-calibrate: $muxbench is not built (cmake --build build)" >&2; exit 2; }
@@ -151,12 +151,18 @@ calibrate_ab() {
     fi
     printf '%s\t%s\t%s\t%s\n' "$kind" "$label" "$file.compare.json" "$rc" >> "$index"
   }
-  echo "== (a) A/A: the same build on both sides"
+  # Round robin: A/A i, then each delay's run i, so that the machine's drift
+  # over the hours falls on (a) and (b) alike, and a run cut short still
+  # holds some of each.
+  echo "== (a) A/A, the same build on both sides, and (b) --delay-us D on the new side, in turn"
   local i d
-  for i in $(seq 1 "$aa"); do ab_run aa "$i" "$out/aa-$i.json"; done
-  for d in ${delays//,/ }; do
-    echo "== (b) --delay-us $d on the new side"
-    for i in $(seq 1 "$detect"); do ab_run delay "$d" "$out/delay-$d-$i.json" "--new-server-arg=--delay-us=$d"; done
+  for i in $(seq 1 "$(( aa > detect ? aa : detect ))"); do
+    if [ "$i" -le "$aa" ]; then ab_run aa "$i" "$out/aa-$i.json"; fi
+    if [ "$i" -le "$detect" ]; then
+      for d in ${delays//,/ }; do
+        ab_run delay "$d" "$out/delay-$d-$i.json" "--new-server-arg=--delay-us=$d"
+      done
+    fi
   done
 
   "$python" - "$index" "$table" "$suite" "${ab_args[*]}" <<'PY'
@@ -184,13 +190,13 @@ if aa:
 delays = {}
 for r in rows:
     if r[0] == "delay":
-        delays.setdefault(int(r[1]), []).append(r)
+        delays.setdefault(float(r[1]), []).append(r)
 for d in sorted(delays):
     rs = delays[d]
     caught = sum(r[3] == "1" for r in rs)
     ratios = [x for x in (throughput_ratio(r[2]) for r in rs) if x]
     med = f"{statistics.median(ratios):.3f}" if ratios else "-"
-    lines.append(f"| --delay-us {d} on new | {len(rs)} | {caught} (detected) | "
+    lines.append(f"| --delay-us {d:g} on new | {len(rs)} | {caught} (detected) | "
                  f"{100.0 * caught / len(rs):.1f} % | {med} |")
 text = "\n".join(lines) + "\n"
 sys.stdout.write("\n" + text)
@@ -236,7 +242,7 @@ muxbench="$bin/muxbench"
 [ -x "$muxbench" ] || { echo "compare-calibrate: $muxbench is not built (cmake --build build)" >&2; exit 2; }
 if [ "$delays" = none ]; then delays=""; fi
 for d in ${delays//,/ }; do
-  case "$d" in ''|*[!0-9]*) echo "compare-calibrate: --delays: '$d' is not a whole number of µs" >&2; exit 2 ;; esac
+  [[ "$d" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "compare-calibrate: --delays: '$d' is not a number of µs (e.g. 1 or 0.5)" >&2; exit 2; }
 done
 out="${out:-results/calibrate-$(date -u +%Y%m%d-%H%M%S)}"
 mkdir -p "$out"
@@ -339,7 +345,7 @@ if noise:
 delays = {}
 for r in rows:
     if r[0] == "delay":
-        delays.setdefault(int(r[1]), []).append(r)
+        delays.setdefault(float(r[1]), []).append(r)
 if delays:
     say("")
     say("injected delays (muxbench-server --delay-us), each compared with every plain run:")
@@ -360,11 +366,11 @@ if delays:
                 if c["verdict"] == "regressed":
                     metrics.add(c["metric"])
         fmt = lambda v: f"{statistics.median(v):+.1f}%" if v else "-"
-        say(f"  {str(d) + ' µs':>7}  {f'{caught}/{len(rs)}':>8}  {fmt(tput):>10}  {fmt(p50):>8}  "
+        say(f"  {f'{d:g} µs':>7}  {f'{caught}/{len(rs)}':>8}  {fmt(tput):>10}  {fmt(p50):>8}  "
             f"{', '.join(sorted(metrics)) or '-'}")
     caught_all = [d for d in sorted(delays) if all(r[5] == "1" for r in delays[d])]
     say("  smallest delay caught in every comparison: " +
-        (f"{caught_all[0]} µs" if caught_all else "none"))
+        (f"{caught_all[0]:g} µs" if caught_all else "none"))
     say("  (throughput and p50: median change measured over the comparisons; small delays")
     say("   are spun in the server and should be close to the delay asked; read these)")
 

@@ -32,7 +32,7 @@ struct Options {
   bool uring_recv_bundle = false;  // --uring-recv-bundle: IORING_RECVSEND_BUNDLE receives
   bool uring_send_zc = false;      // --uring-send-zc: IORING_OP_SEND_ZC for every send
   std::string stats_path;   // --stats FILE: counters as JSON on exit
-  std::uint32_t delay_us = 0;      // test aid: sleep this long per reply line
+  double delay_us = 0;             // test aid: wait this long per reply line (fractions spin)
   std::uint64_t crash_after = 0;   // test aid: SIGKILL itself after this many lines (0: never)
 };
 
