@@ -11,8 +11,10 @@
 namespace muxbench::harness {
 namespace {
 
-// The keys of the server's --stats file (muxbench/wire.h).
+// The keys of the server's --stats file and of the load generator's report
+// (muxbench/wire.h).
 namespace ws = wire::stats;
+namespace wr = wire::report;
 
 // j[a][b]... as a number, or nullopt when missing/null/not a number.
 std::optional<double> num(const json& j, std::initializer_list<const char*> path) {
@@ -59,18 +61,18 @@ namespace {
 
 // What the load generator measured, copied from its report.
 void loadgen_metrics(const json& j, json& m) {
-  m["requests_per_s"] = opt(num(j, {"throughput", "requests_per_s"}));
-  m["bytes_per_s"] = opt(num(j, {"throughput", "bytes_per_s"}));
-  for (const char* k : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"}) {
-    m[k] = opt(num(j, {"latency", k}));
+  m["requests_per_s"] = opt(num(j, {wr::kThroughput, wr::kRequestsPerS}));
+  m["bytes_per_s"] = opt(num(j, {wr::kThroughput, wr::kBytesPerS}));
+  for (const char* k : wr::kLatencyFields) {
+    m[k] = opt(num(j, {wr::kLatency, k}));
   }
-  m["errors_total"] = opt_int(num(j, {"errors", "total"}));
-  m["mismatches"] = opt_int(num(j, {"verification", "mismatched_replies"}));
-  if (j.contains("client") && j["client"].is_object() && j["client"].contains("client_saturated")) {
-    m["client_saturated"] = j["client"]["client_saturated"];
+  m["errors_total"] = opt_int(num(j, {wr::kErrors, wr::kTotal}));
+  m["mismatches"] = opt_int(num(j, {wr::kVerification, wr::kMismatchedReplies}));
+  if (j.contains(wr::kClient) && j[wr::kClient].is_object() && j[wr::kClient].contains(wr::kClientSaturated)) {
+    m["client_saturated"] = j[wr::kClient][wr::kClientSaturated];
   }
-  m["requests_completed"] = opt_int(num(j, {"requests", "completed"}));
-  m["requests_censored"] = opt_int(num(j, {"requests", "censored"}));
+  m["requests_completed"] = opt_int(num(j, {wr::kRequests, wr::kCompleted}));
+  m["requests_censored"] = opt_int(num(j, {wr::kRequests, wr::kCensored}));
   if (auto rate = rate_check(j)) {
     m["rate_met"] = rate->met();
     m["rate_missed_fraction"] = rate->missed_fraction();
@@ -115,9 +117,9 @@ json cell_metrics(const CellPlan& plan, const ServerObservation& server,
 
   // CPU over the measurement phase (the window requests_per_s covers); the
   // whole load generator run when its phases are unknown.
-  const double ramp = num(j, {"phases", "ramp_ns"}).value_or(-1);
-  const double warm = num(j, {"phases", "warmup_ns"}).value_or(-1);
-  const double meas = num(j, {"phases", "measure_ns"}).value_or(-1);
+  const double ramp = num(j, {wr::kPhases, wr::kRampNs}).value_or(-1);
+  const double warm = num(j, {wr::kPhases, wr::kWarmupNs}).value_or(-1);
+  const double meas = num(j, {wr::kPhases, wr::kMeasureNs}).value_or(-1);
   double w0 = loadgen.start_s, w1 = loadgen.end_s;
   std::string window = "loadgen run";
   if (ramp >= 0 && warm >= 0 && meas > 0) {
@@ -146,7 +148,7 @@ json cell_metrics(const CellPlan& plan, const ServerObservation& server,
   }
   std::optional<double> server_busy;
   if (busy_n > 0) server_busy = busy_sum / busy_n;
-  const std::optional<double> client_busy = num(j, {"client", "busy_fraction"});
+  const std::optional<double> client_busy = num(j, {wr::kClient, wr::kBusyFraction});
   m["server_busy_fraction"] = busy_n > 0 ? json(busy_sum / busy_n) : json(nullptr);
   m["client_busy_fraction"] = opt(client_busy);
   auto bound = bound_side(server_busy, client_busy);
@@ -196,11 +198,11 @@ json cell_metrics(const CellPlan& plan, const ServerObservation& server,
 void check_loadgen_report(const json& r, const std::string& path) {
   using namespace check;
   require_object(r, path, "the load generator's --json report, an object (docs/results.md)");
-  const json& status = required(r, path, "status", "ok, failed");
-  if (status != "ok" && status != "failed") {
-    fail(join_path(path, "status"), status, "is not a status; allowed: ok, failed");
+  const json& status = required(r, path, wr::kStatus, "ok, failed");
+  if (status != wr::kStatusOk && status != wr::kStatusFailed) {
+    fail(join_path(path, wr::kStatus), status, "is not a status; allowed: ok, failed");
   }
-  check_string(r, path, "failure_reason", true, "one line");
+  check_string(r, path, wr::kFailureReason, true, "one line");
   // Counts stay below 2^53, where a double still holds every integer.
   constexpr double kMaxCount = 9007199254740992.0;
   constexpr double kMax = std::numeric_limits<double>::max();
@@ -215,49 +217,47 @@ void check_loadgen_report(const json& r, const std::string& path) {
       for (const char* f : fields) check_number(*o, join_path(path, key), f, 0, hi, true, allowed);
     }
   };
-  numbers("throughput", {"requests_per_s", "bytes_per_s"}, kMax, kNumber);
-  numbers("phases", {"ramp_ns", "warmup_ns", "measure_ns", "drain_ns"}, kMax, kNumber);
-  numbers("connect", {"attempted", "established", "failed"}, kMaxCount, kCount);
-  numbers("requests", {"completed", "completed_in_window", "sent"}, kMaxCount, kCount);
-  numbers("verification", {"verified_replies", "mismatched_replies"}, kMaxCount, kCount);
-  numbers("config", {"timeout_s"}, kMax, kNumber);
-  for (const char* key : {"latency", "latency_uncorrected"}) {
+  numbers(wr::kThroughput, {wr::kRequestsPerS, wr::kBytesPerS}, kMax, kNumber);
+  numbers(wr::kPhases, {wr::kRampNs, wr::kWarmupNs, wr::kMeasureNs, wr::kDrainNs}, kMax, kNumber);
+  numbers(wr::kConnect, {wr::kAttempted, wr::kEstablished, wr::kFailed}, kMaxCount, kCount);
+  numbers(wr::kRequests, {wr::kCompleted, wr::kCompletedInWindow, wr::kSent}, kMaxCount, kCount);
+  numbers(wr::kVerification, {wr::kVerifiedReplies, wr::kMismatchedReplies}, kMaxCount, kCount);
+  numbers(wr::kConfig, {wr::kTimeoutS}, kMax, kNumber);
+  for (const char* key : {wr::kLatency, wr::kLatencyUncorrected}) {
     const json* l = object(r, path, key);
     if (l == nullptr) continue;
     const std::string lp = join_path(path, key);
-    for (const char* f : {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"}) {
+    for (const char* f : wr::kLatencyFields) {
       check_number(*l, lp, f, 0, kMax, true, kNumber);
     }
-    check_number(*l, lp, "count", 0, kMaxCount, true, kCount);
-    const json* h = object(*l, lp, "histogram");
+    check_number(*l, lp, wr::kCount, 0, kMaxCount, true, kCount);
+    const json* h = object(*l, lp, wr::kHistogram);
     if (h == nullptr) continue;
     const std::string hp = join_path(lp, "histogram");
-    const json* buckets = check_list(*h, hp, "buckets", "a list of [value_ns, count] pairs");
+    const json* buckets = check_list(*h, hp, wr::kBuckets, "a list of [value_ns, count] pairs");
     for (std::size_t i = 0; buckets != nullptr && i < buckets->size(); ++i) {
       const json& b = (*buckets)[i];
-      const std::string bp = join_path(hp, "buckets") + "[" + std::to_string(i) + "]";
+      const std::string bp = join_path(hp, wr::kBuckets) + "[" + std::to_string(i) + "]";
       if (!b.is_array() || b.size() != 2) fail(bp, b, "is not a [value_ns, count] pair");
       get_number(b[0], bp + "[0]", 0, kMax, kNumber);
       get_number(b[1], bp + "[1]", 0, kMaxCount, kCount);
     }
   }
-  const char* const kErrorKinds[] = {"connect_refused", "connect_timeout", "connect_other",
-                                     "addr_not_available", "reset", "unexpected_eof", "mismatch",
-                                     "short_reply", "request_timeout", "other", "total"};
   auto error_counts = [&](const json& counts, const std::string& p) {
-    for (const char* k : kErrorKinds) check_number(counts, p, k, 0, kMaxCount, true, kCount);
+    for (const char* k : wr::kErrorKinds) check_number(counts, p, k, 0, kMaxCount, true, kCount);
+    check_number(counts, p, wr::kTotal, 0, kMaxCount, true, kCount);
   };
-  if (const json* e = object(r, path, "errors")) error_counts(*e, join_path(path, "errors"));
-  if (const json* by_phase = object(r, path, "errors_by_phase")) {
-    const std::string bp = join_path(path, "errors_by_phase");
+  if (const json* e = object(r, path, wr::kErrors)) error_counts(*e, join_path(path, wr::kErrors));
+  if (const json* by_phase = object(r, path, wr::kErrorsByPhase)) {
+    const std::string bp = join_path(path, wr::kErrorsByPhase);
     for (const auto& [phase, counts] : by_phase->items()) {
       require_object(counts, join_path(bp, phase), "an object of error counts");
       error_counts(counts, join_path(bp, phase));
     }
   }
-  if (const json* c = object(r, path, "client")) {
-    check_bool(*c, join_path(path, "client"), "client_saturated", true);
-    check_number(*c, join_path(path, "client"), "busy_fraction", 0, kMax, true, kNumber);
+  if (const json* c = object(r, path, wr::kClient)) {
+    check_bool(*c, join_path(path, wr::kClient), wr::kClientSaturated, true);
+    check_number(*c, join_path(path, wr::kClient), wr::kBusyFraction, 0, kMax, true, kNumber);
   }
 }
 
@@ -275,17 +275,17 @@ namespace {
 // serves one connection at a time, only shows up as a timeout in the drain).
 std::optional<std::string> report_failure(const json& j, const json& stats) {
   auto e = [&](const char* k) {
-    if (j.contains("errors_by_phase") && j["errors_by_phase"].is_object()) {
+    if (j.contains(wr::kErrorsByPhase) && j[wr::kErrorsByPhase].is_object()) {
       double t = 0;
-      for (const auto& [phase_name, counts] : j["errors_by_phase"].items()) {
+      for (const auto& [phase_name, counts] : j[wr::kErrorsByPhase].items()) {
         t += num(counts, {k}).value_or(0);
       }
       return t;
     }
-    return num(j, {"errors", k}).value_or(0);
+    return num(j, {wr::kErrors, k}).value_or(0);
   };
-  double attempted = num(j, {"connect", "attempted"}).value_or(0);
-  double cfailed = num(j, {"connect", "failed"}).value_or(0);
+  double attempted = num(j, {wr::kConnect, wr::kAttempted}).value_or(0);
+  double cfailed = num(j, {wr::kConnect, wr::kFailed}).value_or(0);
   double rejected = num(stats, {ws::kCounters, ws::kRejected, ws::kFdSetsize}).value_or(0) +
                     num(stats, {ws::kCounters, ws::kRejected, ws::kFdExhausted}).value_or(0);
   double refused = e("connect_refused") + e("connect_timeout") + e("connect_other") +
@@ -299,8 +299,8 @@ std::optional<std::string> report_failure(const json& j, const json& stats) {
     if (rejected > 0) ss << "; the server rejected " << rejected << " (fd limits)";
     return ss.str();
   }
-  if (str(j, "status") != "ok") {
-    std::string why = str(j, "failure_reason");
+  if (str(j, wr::kStatus) != wr::kStatusOk) {
+    std::string why = str(j, wr::kFailureReason);
     return "loadgen reported status failed: " + (why.empty() ? std::string("no reason given") : why);
   }
   if (e("reset") + e("unexpected_eof") > 0) {
@@ -309,19 +309,19 @@ std::optional<std::string> report_failure(const json& j, const json& stats) {
        << e("unexpected_eof") << " connections during the run";
     return ss.str();
   }
-  if (num(j, {"verification", "mismatched_replies"}).value_or(0) + e("mismatch") + e("short_reply") > 0) {
+  if (num(j, {wr::kVerification, wr::kMismatchedReplies}).value_or(0) + e("mismatch") + e("short_reply") > 0) {
     std::ostringstream ss;
-    ss << "verification errors: " << num(j, {"verification", "mismatched_replies"}).value_or(0)
+    ss << "verification errors: " << num(j, {wr::kVerification, wr::kMismatchedReplies}).value_or(0)
        << " mismatched replies, " << e("short_reply") << " short replies";
     return ss.str();
   }
   if (e("request_timeout") > 0) {
     std::ostringstream ss;
     ss << "hung: " << e("request_timeout") << " requests got no reply within "
-       << num(j, {"config", "timeout_s"}).value_or(0) << " s";
+       << num(j, {wr::kConfig, wr::kTimeoutS}).value_or(0) << " s";
     return ss.str();
   }
-  if (num(j, {"requests", "completed"}).value_or(0) <= 0) return "zero completed requests";
+  if (num(j, {wr::kRequests, wr::kCompleted}).value_or(0) <= 0) return "zero completed requests";
   return std::nullopt;
 }
 
@@ -338,17 +338,17 @@ std::string last_line(const std::string& text) {
 }  // namespace
 
 std::optional<RateCheck> rate_check(const json& j) {
-  if (!j.is_object() || !j.contains("rate") || !j["rate"].is_object()) return std::nullopt;
+  if (!j.is_object() || !j.contains(wr::kRate) || !j[wr::kRate].is_object()) return std::nullopt;
   RateCheck r;
-  if (auto due = num(j, {"rate", "due"})) {
+  if (auto due = num(j, {wr::kRate, wr::kDue})) {
     r.due = *due;
-    r.missed = num(j, {"rate", "missed"}).value_or(0);
-    r.censored = num(j, {"rate", "censored"}).value_or(0);
+    r.missed = num(j, {wr::kRate, wr::kMissed}).value_or(0);
+    r.censored = num(j, {wr::kRate, wr::kCensored}).value_or(0);
     return r;
   }
-  auto unsent = num(j, {"rate", "unsent"});
-  auto target = num(j, {"rate", "target_per_s"});
-  auto measure = num(j, {"phases", "measure_ns"});
+  auto unsent = num(j, {wr::kRate, wr::kUnsent});
+  auto target = num(j, {wr::kRate, wr::kTargetPerS});
+  auto measure = num(j, {wr::kPhases, wr::kMeasureNs});
   if (!unsent || !target || !measure) return std::nullopt;
   r.due = std::round(*target * *measure / 1e9);
   r.missed = *unsent;
@@ -366,14 +366,14 @@ CellVerdict cell_verdict(const ServerObservation& server, const LoadgenObservati
   std::ostringstream ss;
   ss << "rate not met: " << static_cast<long long>(rate->missed) << " of "
      << static_cast<long long>(rate->due) << " requests due (" << pct
-     << ") were not sent on schedule; target " << num(j, {"rate", "target_per_s"}).value_or(0)
-     << "/s, achieved " << std::lround(num(j, {"rate", "achieved_per_s"}).value_or(0)) << "/s";
+     << ") were not sent on schedule; target " << num(j, {wr::kRate, wr::kTargetPerS}).value_or(0)
+     << "/s, achieved " << std::lround(num(j, {wr::kRate, wr::kAchievedPerS}).value_or(0)) << "/s";
   if (rate->censored > 0) {
     ss << "; " << static_cast<long long>(rate->censored)
        << " got no reply by the end of the drain (latency censored: a lower bound)";
   }
-  if (j.contains("client") && j["client"].is_object() &&
-      j["client"].value("client_saturated", false)) {
+  if (j.contains(wr::kClient) && j[wr::kClient].is_object() &&
+      j[wr::kClient].value(wr::kClientSaturated, false)) {
     ss << "; the load generator was saturated: the miss may be the client's";
   }
   return {"rate_not_met", ss.str()};

@@ -36,7 +36,8 @@ std::string default_bin_dir();
 // This executable (it also runs the serve-cell agent).
 std::string self_path();
 
-// The process's argv, recorded in results files.
+// The process's argv, recorded in results files (main() sets it).
+void set_command_line(int argc, char** argv);
 const std::vector<std::string>& command_line();
 
 // Prints "muxbench: <message>" to stderr.

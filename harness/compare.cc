@@ -49,23 +49,15 @@ const std::vector<CompareMetric> kMetrics = {
 // Environment keys whose difference makes two runs incomparable.
 const char* const kMaterialEnv[] = {"cpu_model", "cpu_count", "build_type", "sanitizer"};
 // Shown when they differ, never refused. Paths and commits are expected to
-// differ (two builds of two commits) and appear in the header instead.
+// differ (two builds of two commits) and appear in the header instead. So is
+// every key ending in "_version" (the harness's, each library's: whatever
+// environment.cc records, with no list to keep here).
 const char* const kInformationalEnv[] = {"host",
                                          "compiler",
                                          "cxx_flags",
-                                         "libevent_version",
-                                         "liburing_version",
-                                         "libuv_version",
-                                         "asio_version",
-                                         "harness_version",
                                          "nofile_soft",
                                          "nofile_hard",
                                          "mem_total_bytes"};
-
-// As error() in main.cc, which the tests linking this file do not have.
-void complain(const std::string& message) {
-  std::fprintf(stderr, "muxbench: %s\n", message.c_str());
-}
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -765,6 +757,16 @@ std::vector<EnvDifference> environment_differences(const json& base_doc, const j
   for (const char* k : kInformationalEnv) {
     if (get(a, k) != get(b, k)) out.push_back({k, get(a, k), get(b, k), false});
   }
+  std::set<std::string> versions;
+  for (const json* e : {&a, &b}) {
+    if (!e->is_object()) continue;
+    for (const auto& [k, v] : e->items()) {
+      if (k.size() > 8 && k.ends_with("_version")) versions.insert(k);
+    }
+  }
+  for (const auto& k : versions) {
+    if (get(a, k) != get(b, k)) out.push_back({k, get(a, k), get(b, k), false});
+  }
   json sa = get(a, "sysctl"), sb = get(b, "sysctl");
   std::set<std::string> keys;
   for (const json* s : {&sa, &sb}) {
@@ -1281,12 +1283,12 @@ CompareOptions compare_options(const CompareFlags& o) {
 bool environments_comparable(const std::vector<EnvDifference>& diffs, bool allowed) {
   bool material = std::any_of(diffs.begin(), diffs.end(), [](auto& d) { return d.material; });
   if (!material || allowed) return true;
-  complain("the two runs' environments differ materially; their numbers are not comparable:");
+  error("the two runs' environments differ materially; their numbers are not comparable:");
   for (const auto& d : diffs) {
     std::fprintf(stderr, "  %s%s: %s (base) vs %s (new)\n", d.material ? "! " : "  ",
                  d.key.c_str(), env_value_text(d.base).c_str(), env_value_text(d.next).c_str());
   }
-  complain(
+  error(
       "run both on the same machine and build type, or pass --allow-env-mismatch to "
       "compare anyway");
   return false;
@@ -1305,7 +1307,7 @@ int write_compare(const json& rep, const std::string& json_out) {
     f << rep.dump(2) << "\n";
     f.close();
     if (!f) {
-      complain("cannot write " + json_out + ": " + errno_string(errno));
+      error("cannot write " + json_out + ": " + errno_string(errno));
       return kExitUsage;
     }
   }
@@ -1338,7 +1340,7 @@ int compare_main(const CompareFlags& o) {
       }
     }
   } catch (const CompareInputError& e) {
-    complain(e.what());
+    error(e.what());
     return kExitUsage;
   }
   std::vector<EnvDifference> diffs;
@@ -1353,7 +1355,7 @@ int compare_main(const CompareFlags& o) {
                       : compare_results(base_doc, new_doc, opts, o.base, o.next, diffs,
                                         o.allow_env_mismatch);
   } catch (const CompareInputError& e) {
-    complain(e.what());
+    error(e.what());
     return kExitUsage;
   }
   return write_compare(rep, o.json_out);

@@ -6,44 +6,14 @@
 //   muxbench run --suite smoke
 //   muxbench run --suite default --strategies epoll,poll --connections 10,1000
 //   muxbench show results/20251201-053000-vm-smoke.json
-#include <unistd.h>
-
-#include <climits>
-#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "commands.h"
 
-namespace muxbench::harness {
-
-std::string self_path() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n <= 0 ? std::string("muxbench") : std::string(buf, static_cast<std::size_t>(n));
-}
-
-std::string default_bin_dir() {
-  std::string p = self_path();
-  auto slash = p.find_last_of('/');
-  return slash == std::string::npos ? "." : p.substr(0, slash);
-}
-
-namespace {
-std::vector<std::string> g_command_line;
-}
-
-const std::vector<std::string>& command_line() { return g_command_line; }
-
-void error(const std::string& message) {
-  std::fprintf(stderr, "muxbench: %s\n", message.c_str());
-}
-
-}  // namespace muxbench::harness
-
 int main(int argc, char** argv) {
   using namespace muxbench::harness;
-  muxbench::harness::g_command_line.assign(argv, argv + argc);
+  set_command_line(argc, argv);
   CLI::App app{"muxbench: runs benchmark suites against muxbench-server and records the results"};
   app.require_subcommand(1);
   struct Command {

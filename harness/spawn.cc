@@ -224,6 +224,24 @@ std::optional<std::string> Child::read_line(Clock::time_point deadline) {
   }
 }
 
+std::string Child::read_rest(Clock::time_point deadline) {
+  std::string all = std::move(buffered_);
+  buffered_.clear();
+  while (out_fd_ >= 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{out_fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno != EINTR) break;
+    if (r <= 0) continue;
+    char buf[65536];
+    ssize_t got = read_retry(out_fd_, buf, sizeof buf);
+    if (got <= 0) break;
+    all.append(buf, static_cast<std::size_t>(got));
+  }
+  return all;
+}
+
 bool Child::exited() {
   if (exit_) return true;
   if (pid_ <= 0) return true;

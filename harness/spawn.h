@@ -53,6 +53,10 @@ class Child {
   // timeout, EOF or when the process exited.
   std::optional<std::string> read_line(Clock::time_point deadline);
 
+  // Everything left on stdout (buffered lines included) until EOF or
+  // `deadline`.
+  std::string read_rest(Clock::time_point deadline);
+
   // Writes to the stdin pipe (SpawnOptions::stdin_pipe). False when the
   // process no longer reads it.
   bool write_stdin(const std::string& text);

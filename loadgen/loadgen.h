@@ -39,6 +39,7 @@
 #include "muxbench/histogram.h"
 #include "muxbench/line_codec.h"
 #include "muxbench/net.h"
+#include "muxbench/wire.h"
 
 namespace muxbench::loadgen {
 
@@ -108,9 +109,9 @@ enum Err : int {
   kOther,
   kErrKinds
 };
-inline constexpr std::array<const char*, kErrKinds> kErrNames = {
-    "connect_refused", "connect_timeout", "connect_other", "reset",      "unexpected_eof",
-    "mismatch",        "short_reply",     "request_timeout", "addr_not_available", "other"};
+// Their names in the report: one list, shared with the harness (wire.h).
+inline constexpr const auto& kErrNames = wire::report::kErrorKinds;
+static_assert(kErrNames.size() == kErrKinds, "an error kind without a name in wire.h");
 
 struct ErrorCounts {
   std::array<std::uint64_t, kErrKinds> n{};

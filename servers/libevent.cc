@@ -5,7 +5,10 @@
 // libevent runs the wait (select, poll or epoll, --backend) and dispatches.
 // The read event is pending while the connection may read (not half-closed,
 // not backpressured); the write event only while output is queued. The
-// callback does the same read/transform/write steps as epoll.cc.
+// callback does the same read/transform/write steps as epoll.cc. The
+// per-connection half is in libevent_conns.cc (libevent-handoff's workers
+// serve connections the same way); this file holds the base and the
+// listener.
 // Trade-offs: portability and a tidy callback model for one indirection per
 // event and libevent's bookkeeping (an event_add/event_del, i.e. a changelist
 // entry and usually an epoll_ctl, whenever a direction starts or stops being
@@ -28,75 +31,24 @@
 #include <vector>
 
 #include "conn.h"
+#include "libevent_conns.h"
 #include "muxbench/net.h"
 
 namespace muxbench::server {
 namespace {
 
-struct Loop;
-
-struct LibeventConn {
-  Conn conn;
-  Loop* loop = nullptr;
-  event* rd = nullptr;  // EV_READ|EV_PERSIST, pending while conn.wants_read()
-  event* wr = nullptr;  // EV_WRITE|EV_PERSIST, pending while conn.wants_write()
-  bool rd_on = false;
-  bool wr_on = false;
-};
-
+// One thread: its event_base, its connections (libevent_conns.h), and the
+// listener's callback.
 struct Loop {
   event_base* base = nullptr;
   const Context* ctx = nullptr;
   bool fd_setsize_limit = false;  // --backend select (see the header comment)
   Counters c;
   AcceptGuard acceptor;
-  FdTable<LibeventConn> conns;
-  std::vector<char> buf = std::vector<char>(kReadChunk);
-
-  void close_conn(LibeventConn& lc) {
-    // event_free() deletes a pending event first; freeing the event whose
-    // callback is running is allowed (libevent does not touch it afterwards).
-    if (lc.rd != nullptr) event_free(lc.rd);
-    if (lc.wr != nullptr) event_free(lc.wr);
-    int fd = lc.conn.fd;
-    close_fd(fd);
-    ++c.closed;
-    conns.erase(fd);
-  }
-
-  // Makes the pending events match what the connection needs next.
-  bool update(LibeventConn& lc) {
-    const bool want_rd = lc.conn.wants_read();
-    const bool want_wr = lc.conn.wants_write();
-    if (want_rd != lc.rd_on) {
-      if ((want_rd ? event_add(lc.rd, nullptr) : event_del(lc.rd)) != 0) return false;
-      lc.rd_on = want_rd;
-    }
-    if (want_wr != lc.wr_on) {
-      if ((want_wr ? event_add(lc.wr, nullptr) : event_del(lc.wr)) != 0) return false;
-      lc.wr_on = want_wr;
-    }
-    return true;
-  }
+  std::unique_ptr<LibeventConns> conns;
 };
 
-void on_conn(evutil_socket_t, short what, void* arg) {
-  auto& lc = *static_cast<LibeventConn*>(arg);
-  Loop& loop = *lc.loop;
-  if ((what & EV_READ) && lc.conn.wants_read() &&
-      read_into(lc.conn, loop.buf.data(), 1, loop.c, *loop.ctx) == Io::kError) {
-    return loop.close_conn(lc);
-  }
-  // Write straight away rather than waiting a round for EV_WRITE.
-  if (lc.conn.wants_write() && flush(lc.conn, loop.c) == Io::kError) return loop.close_conn(lc);
-  if (lc.conn.done()) return loop.close_conn(lc);
-  if (!loop.update(lc)) {
-    ++loop.c.errors_io;
-    loop.close_conn(lc);
-  }
-}
-
-// A new connection: its two persistent events, the read one pending.
+// A new connection, unless select would abort on it (see the header comment).
 void add_conn(Loop& loop, int cfd) {
   if (loop.fd_setsize_limit && cfd >= FD_SETSIZE) {
     close_fd(cfd);
@@ -104,21 +56,7 @@ void add_conn(Loop& loop, int cfd) {
     ++loop.c.closed;
     return;
   }
-  auto lc = std::make_unique<LibeventConn>();
-  lc->conn.fd = cfd;
-  lc->loop = &loop;
-  lc->rd = event_new(loop.base, cfd, EV_READ | EV_PERSIST, on_conn, lc.get());
-  lc->wr = event_new(loop.base, cfd, EV_WRITE | EV_PERSIST, on_conn, lc.get());
-  if (lc->rd == nullptr || lc->wr == nullptr || event_add(lc->rd, nullptr) != 0) {
-    ++loop.c.errors_io;
-    if (lc->rd != nullptr) event_free(lc->rd);
-    if (lc->wr != nullptr) event_free(lc->wr);
-    close_fd(cfd);
-    ++loop.c.closed;
-    return;
-  }
-  lc->rd_on = true;
-  loop.conns.put(cfd, std::move(lc));
+  loop.conns->add(cfd);
 }
 
 void on_accept(evutil_socket_t listen_fd, short, void* arg) {
@@ -166,6 +104,7 @@ int run(Context& ctx) {
   loop.base = make_base(ctx.opt.backend);
   if (loop.base == nullptr) return 1;
   loop.fd_setsize_limit = std::string(event_base_get_method(loop.base)) == "select";
+  loop.conns = std::make_unique<LibeventConns>(loop.base, ctx, loop.c);
   set_nonblocking(ctx.listen_fd);
   event* accept_ev = event_new(loop.base, ctx.listen_fd, EV_READ | EV_PERSIST, on_accept, &loop);
   event* stop_ev = event_new(loop.base, ctx.stop_fd, EV_READ, on_stop, loop.base);
@@ -174,6 +113,7 @@ int run(Context& ctx) {
     std::fprintf(stderr, "libevent: event_new/event_add for the listener or stop_fd failed\n");
     if (accept_ev != nullptr) event_free(accept_ev);
     if (stop_ev != nullptr) event_free(stop_ev);
+    loop.conns.reset();
     event_base_free(loop.base);
     return 1;
   }
@@ -185,7 +125,7 @@ int run(Context& ctx) {
     rc = 1;
   }
 
-  loop.conns.for_each([&](LibeventConn& lc) { loop.close_conn(lc); });
+  loop.conns.reset();  // closes the connections, before their base goes
   event_free(accept_ev);
   event_free(stop_ev);
   event_base_free(loop.base);

@@ -8,7 +8,8 @@
 // (EVENT_BASE_FLAG_NOLOCK: it is used by one thread only) watches its pipe's
 // read end; the callback takes the descriptors and gives each the two
 // persistent events of libevent.cc (EV_READ while the connection may read,
-// EV_WRITE while output is queued), with the same callbacks. memcached passes
+// EV_WRITE while output is queued), with the same callback
+// (libevent_conns.cc). memcached passes
 // a one-byte notification plus a locked queue of connection items, because it
 // hands over more than a descriptor. Counters per thread (a connection counts
 // for the worker that served it), merged at the end.
@@ -33,22 +34,12 @@
 #include <vector>
 
 #include "conn.h"
+#include "libevent_conns.h"
 #include "muxbench/net.h"
 #include "threads.h"
 
 namespace muxbench::server {
 namespace {
-
-struct Worker;
-
-struct LibeventConn {
-  Conn conn;
-  Worker* worker = nullptr;
-  event* rd = nullptr;  // EV_READ|EV_PERSIST, pending while conn.wants_read()
-  event* wr = nullptr;  // EV_WRITE|EV_PERSIST, pending while conn.wants_write()
-  bool rd_on = false;
-  bool wr_on = false;
-};
 
 struct Worker {
   int index = 0;
@@ -58,56 +49,15 @@ struct Worker {
   event* stop_ev = nullptr;
   HandoffPipe pipe;  // drained by pipe_ev's callback, written by the acceptor
   Counters c;
-  FdTable<LibeventConn> conns;
-  std::vector<char> buf = std::vector<char>(kReadChunk);
+  std::unique_ptr<LibeventConns> conns;  // libevent.cc's way, on this base
 
   ~Worker() {
-    conns.for_each([&](LibeventConn& lc) { close_conn(lc); });
+    conns.reset();  // closes the connections, before their base goes
     if (pipe_ev != nullptr) event_free(pipe_ev);
     if (stop_ev != nullptr) event_free(stop_ev);
     if (base != nullptr) event_base_free(base);
   }
-
-  void close_conn(LibeventConn& lc) {
-    if (lc.rd != nullptr) event_free(lc.rd);
-    if (lc.wr != nullptr) event_free(lc.wr);
-    int fd = lc.conn.fd;
-    close_fd(fd);
-    ++c.closed;
-    conns.erase(fd);
-  }
-
-  // Makes the pending events match what the connection needs next.
-  bool update(LibeventConn& lc) {
-    const bool want_rd = lc.conn.wants_read();
-    const bool want_wr = lc.conn.wants_write();
-    if (want_rd != lc.rd_on) {
-      if ((want_rd ? event_add(lc.rd, nullptr) : event_del(lc.rd)) != 0) return false;
-      lc.rd_on = want_rd;
-    }
-    if (want_wr != lc.wr_on) {
-      if ((want_wr ? event_add(lc.wr, nullptr) : event_del(lc.wr)) != 0) return false;
-      lc.wr_on = want_wr;
-    }
-    return true;
-  }
 };
-
-void on_conn(evutil_socket_t, short what, void* arg) {
-  auto& lc = *static_cast<LibeventConn*>(arg);
-  Worker& w = *lc.worker;
-  if ((what & EV_READ) && lc.conn.wants_read() &&
-      read_into(lc.conn, w.buf.data(), 1, w.c, *w.ctx) == Io::kError) {
-    return w.close_conn(lc);
-  }
-  // Write straight away rather than waiting a round for EV_WRITE.
-  if (lc.conn.wants_write() && flush(lc.conn, w.c) == Io::kError) return w.close_conn(lc);
-  if (lc.conn.done()) return w.close_conn(lc);
-  if (!w.update(lc)) {
-    ++w.c.errors_io;
-    w.close_conn(lc);
-  }
-}
 
 // The worker's pipe is readable: start serving the descriptors in it.
 void on_handoff(evutil_socket_t, short, void* arg) {
@@ -115,23 +65,8 @@ void on_handoff(evutil_socket_t, short, void* arg) {
   int fds[HandoffPipe::kPerWake];
   const int n = w.pipe.receive(fds);  // 0: another wake-up took them
   for (int i = 0; i < n; ++i) {
-    const int cfd = fds[i];
     ++w.c.accepted;
-    auto lc = std::make_unique<LibeventConn>();
-    lc->conn.fd = cfd;
-    lc->worker = &w;
-    lc->rd = event_new(w.base, cfd, EV_READ | EV_PERSIST, on_conn, lc.get());
-    lc->wr = event_new(w.base, cfd, EV_WRITE | EV_PERSIST, on_conn, lc.get());
-    if (lc->rd == nullptr || lc->wr == nullptr || event_add(lc->rd, nullptr) != 0) {
-      ++w.c.errors_io;
-      if (lc->rd != nullptr) event_free(lc->rd);
-      if (lc->wr != nullptr) event_free(lc->wr);
-      close_fd(cfd);
-      ++w.c.closed;
-      continue;
-    }
-    lc->rd_on = true;
-    w.conns.put(cfd, std::move(lc));
+    w.conns->add(fds[i]);
   }
 }
 
@@ -157,6 +92,7 @@ bool init_worker(Worker& w, const Context& ctx) {
     std::fprintf(stderr, "libevent-handoff: event_base_new_with_config failed\n");
     return false;
   }
+  w.conns = std::make_unique<LibeventConns>(w.base, ctx, w.c);
   w.pipe_ev = event_new(w.base, w.pipe.read_fd(), EV_READ | EV_PERSIST, on_handoff, &w);
   w.stop_ev = event_new(w.base, ctx.stop_fd, EV_READ, on_stop, w.base);
   if (w.pipe_ev == nullptr || w.stop_ev == nullptr || event_add(w.pipe_ev, nullptr) != 0 ||
@@ -171,7 +107,7 @@ void serve_worker(Worker& w) {
   if (!w.ctx->stop_requested() && event_base_dispatch(w.base) < 0) {
     std::fprintf(stderr, "libevent-handoff: worker %d: event_base_dispatch failed\n", w.index);
   }
-  w.conns.for_each([&](LibeventConn& lc) { w.close_conn(lc); });
+  w.conns->close_all();
 }
 
 struct Acceptor {

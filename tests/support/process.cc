@@ -32,106 +32,44 @@ std::string bin_dir() {
 Process::Process(std::vector<std::string> argv) {
   char tmpl[] = "/tmp/muxbench-test-stderr-XXXXXX";
   int err_fd = ::mkstemp(tmpl);
-  err_path_ = tmpl;
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return;
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::setpgid(0, 0);
-    ::dup2(pipefd[1], STDOUT_FILENO);
-    if (err_fd >= 0) ::dup2(err_fd, STDERR_FILENO);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
-    ::_exit(127);
-  }
-  if (pid_ > 0) ::setpgid(pid_, pid_);  // both sides, so no race with kill()
-  ::close(pipefd[1]);
   if (err_fd >= 0) ::close(err_fd);
-  out_fd_ = pipefd[0];
+  err_path_ = tmpl;
+  harness::SpawnOptions opt;
+  opt.argv = std::move(argv);
+  opt.stderr_path = err_path_;
+  if (auto c = harness::Child::spawn(opt, &spawn_error_)) child_.emplace(std::move(*c));
 }
 
 Process::~Process() {
-  if (pid_ > 0) {
-    ::kill(-pid_, SIGKILL);
-    ::kill(pid_, SIGKILL);
-    if (!reaped_) ::waitpid(pid_, nullptr, 0);
-    // Children of the group (forked servers) are re-parented; make sure they die.
-    for (pid_t p : group_members(pid_)) ::kill(p, SIGKILL);
-  }
-  if (out_fd_ >= 0) ::close(out_fd_);
+  child_.reset();  // SIGKILL to the group, reaped
   if (!err_path_.empty()) ::unlink(err_path_.c_str());
 }
 
 std::string Process::read_line(std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    auto nl = buffered_.find('\n');
-    if (nl != std::string::npos) {
-      std::string line = buffered_.substr(0, nl);
-      buffered_.erase(0, nl + 1);
-      return line;
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0 || out_fd_ < 0) return "";
-    pollfd p{out_fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[4096];
-    ssize_t r = ::read(out_fd_, buf, sizeof buf);
-    if (r <= 0) return "";
-    buffered_.append(buf, static_cast<std::size_t>(r));
-  }
+  if (!child_) return "";
+  return child_->read_line(Clock::now() + timeout).value_or("");
 }
 
 std::string Process::read_all(std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  std::string all = buffered_;
-  buffered_.clear();
-  while (out_fd_ >= 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{out_fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[65536];
-    ssize_t r = ::read(out_fd_, buf, sizeof buf);
-    if (r <= 0) break;
-    all.append(buf, static_cast<std::size_t>(r));
-  }
-  return all;
+  return child_ ? child_->read_rest(Clock::now() + timeout) : "";
 }
 
 void Process::signal(int sig) {
-  if (pid_ > 0 && !reaped_) ::kill(pid_, sig);
+  if (child_) child_->signal(sig);
 }
 
 int Process::wait(std::chrono::milliseconds timeout) {
-  if (reaped_) return status_;
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    int st = 0;
-    pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) {
-      reaped_ = true;
-      status_ = st;
-      return st;
-    }
-    if (Clock::now() >= deadline) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  if (!child_ || !child_->wait_until(Clock::now() + timeout)) return -1;
+  return child_->exit_info()->status;
 }
 
-bool Process::running() { return !reaped_ && wait(std::chrono::milliseconds(0)) == -1; }
+bool Process::running() { return child_ && !child_->exited(); }
 
 std::string Process::stderr_text() const {
   std::ifstream f(err_path_);
   std::stringstream ss;
   ss << f.rdbuf();
-  return ss.str();
+  return spawn_error_.empty() ? ss.str() : spawn_error_ + "\n" + ss.str();
 }
 
 Server::Server(const std::string& strategy, std::vector<std::string> extra)
@@ -195,28 +133,6 @@ std::string exchange(int fd, const std::string& data, std::chrono::milliseconds 
   if (Clock::now() >= deadline) ::shutdown(fd, SHUT_RDWR);  // unblock the writer
   writer.join();
   return got;
-}
-
-std::vector<pid_t> group_members(pid_t pgid) {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0) continue;
-    std::ifstream f("/proc/" + std::string(e->d_name) + "/stat");
-    std::string stat;
-    std::getline(f, stat);
-    auto rp = stat.rfind(')');
-    if (rp == std::string::npos) continue;
-    std::istringstream rest(stat.substr(rp + 2));
-    std::string state;
-    long ppid = 0, pg = 0;
-    rest >> state >> ppid >> pg;
-    if (pg == pgid && state != "Z") out.push_back(pid);
-  }
-  ::closedir(d);
-  return out;
 }
 
 long rss_kb(pid_t pgid) {

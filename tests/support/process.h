@@ -1,15 +1,19 @@
 // Test fixtures that spawn the real binaries (as libuv's tests start a helper
 // echo server): a child in its own process group, its READY line read with a
 // deadline, and the whole group killed when the fixture goes out of scope,
-// even when the test fails.
+// even when the test fails. Spawning is the harness's own (harness/spawn.h):
+// the tests start processes exactly as `muxbench run` does.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "spawn.h"
 
 namespace muxbench::test {
 
@@ -19,13 +23,14 @@ std::string bin_dir();
 class Process {
  public:
   // Starts argv[0] (a path) with argv; stdout is captured through a pipe,
-  // stderr to a temp file (see stderr_text()). Own process group.
+  // stderr to a temp file (see stderr_text(), which also says why a start
+  // failed). Own process group; killed with the test process (PDEATHSIG).
   explicit Process(std::vector<std::string> argv);
   ~Process();  // SIGKILL to the group, then reaped
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_ ? child_->pid() : -1; }
   // Reads one stdout line, waiting at most `timeout`. Empty on timeout/EOF.
   std::string read_line(std::chrono::milliseconds timeout);
   // Everything left on stdout until EOF (or timeout).
@@ -38,12 +43,9 @@ class Process {
   std::string stderr_text() const;
 
  private:
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
+  std::optional<harness::Child> child_;
   std::string err_path_;
-  std::string buffered_;
-  bool reaped_ = false;
-  int status_ = 0;
+  std::string spawn_error_;
 };
 
 // A muxbench-server on an ephemeral loopback port, READY line already read.
@@ -77,6 +79,6 @@ long rss_kb(pid_t pid);
 
 // Pids of every process whose process group is `pgid` (the server and any
 // children it forked).
-std::vector<pid_t> group_members(pid_t pgid);
+using harness::group_members;
 
 }  // namespace muxbench::test

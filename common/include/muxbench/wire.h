@@ -13,6 +13,7 @@
 // the top level), and a test validates a real report against it.
 #pragma once
 
+#include <array>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -99,5 +100,67 @@ inline constexpr const char* kReset = "reset";
 inline constexpr const char* kIo = "io";
 inline constexpr const char* kAccept = "accept";
 }  // namespace stats
+
+// The load generator's JSON report (docs/loadgen.md; its schema is
+// docs/results.schema.json's loadgen_report): the keys that the writer,
+// loadgen/report.cc, and the reader, harness/cell_observation.cc, share.
+// (The report has more, for people and charts; those live in report.cc.)
+namespace report {
+inline constexpr const char* kStatus = "status";  // "ok" or "failed"
+inline constexpr const char* kStatusOk = "ok";
+inline constexpr const char* kStatusFailed = "failed";
+inline constexpr const char* kFailureReason = "failure_reason";
+inline constexpr const char* kConfig = "config";  // {timeout_s, ...}
+inline constexpr const char* kTimeoutS = "timeout_s";
+inline constexpr const char* kPhases = "phases";  // {ramp_ns, warmup_ns, measure_ns, drain_ns}
+inline constexpr const char* kRampNs = "ramp_ns";
+inline constexpr const char* kWarmupNs = "warmup_ns";
+inline constexpr const char* kMeasureNs = "measure_ns";
+inline constexpr const char* kDrainNs = "drain_ns";
+inline constexpr const char* kConnect = "connect";  // {attempted, established, failed}
+inline constexpr const char* kAttempted = "attempted";
+inline constexpr const char* kEstablished = "established";
+inline constexpr const char* kFailed = "failed";
+inline constexpr const char* kRequests = "requests";  // {sent, completed, completed_in_window, censored}
+inline constexpr const char* kSent = "sent";
+inline constexpr const char* kCompleted = "completed";
+inline constexpr const char* kCompletedInWindow = "completed_in_window";
+inline constexpr const char* kCensored = "censored";  // also in rate
+inline constexpr const char* kThroughput = "throughput";  // {requests_per_s, bytes_per_s}
+inline constexpr const char* kRequestsPerS = "requests_per_s";
+inline constexpr const char* kBytesPerS = "bytes_per_s";
+inline constexpr const char* kLatency = "latency";  // corrected (open loop); both: the keys below
+inline constexpr const char* kLatencyUncorrected = "latency_uncorrected";
+inline constexpr const char* kCount = "count";
+inline constexpr const char* kHistogram = "histogram";  // {buckets: [[value_ns, count]...]}
+inline constexpr const char* kBuckets = "buckets";
+inline constexpr const char* kP50Ns = "p50_ns";
+inline constexpr const char* kP90Ns = "p90_ns";
+inline constexpr const char* kP99Ns = "p99_ns";
+inline constexpr const char* kP999Ns = "p999_ns";
+inline constexpr const char* kMaxNs = "max_ns";
+inline constexpr const char* kMeanNs = "mean_ns";
+inline constexpr std::array<const char*, 6> kLatencyFields = {kP50Ns,  kP90Ns, kP99Ns,
+                                                              kP999Ns, kMaxNs, kMeanNs};
+inline constexpr const char* kVerification = "verification";  // {verified_replies, mismatched_replies}
+inline constexpr const char* kVerifiedReplies = "verified_replies";
+inline constexpr const char* kMismatchedReplies = "mismatched_replies";
+inline constexpr const char* kClient = "client";  // {busy_fraction, client_saturated}
+inline constexpr const char* kBusyFraction = "busy_fraction";
+inline constexpr const char* kClientSaturated = "client_saturated";
+inline constexpr const char* kRate = "rate";  // open loop only: {target_per_s, achieved_per_s, due, missed, unsent, censored}
+inline constexpr const char* kTargetPerS = "target_per_s";
+inline constexpr const char* kAchievedPerS = "achieved_per_s";
+inline constexpr const char* kDue = "due";
+inline constexpr const char* kMissed = "missed";
+inline constexpr const char* kUnsent = "unsent";
+inline constexpr const char* kErrors = "errors";                 // {<kind>: count, total}
+inline constexpr const char* kErrorsByPhase = "errors_by_phase";  // {<phase>: {<kind>: count, total}}
+inline constexpr const char* kTotal = "total";
+// The error kinds, in the order of loadgen's Err enum (loadgen/loadgen.h).
+inline constexpr std::array<const char*, 10> kErrorKinds = {
+    "connect_refused", "connect_timeout", "connect_other", "reset",      "unexpected_eof",
+    "mismatch",        "short_reply",     "request_timeout", "addr_not_available", "other"};
+}  // namespace report
 
 }  // namespace muxbench::wire
