@@ -754,17 +754,14 @@ std::vector<EnvDifference> environment_differences(const json& base_doc, const j
         new_doc["suite"].contains("placement") ? get(new_doc["suite"]["placement"], k) : json();
     if (pa != pb) out.push_back({std::string("placement.") + k, pa, pb, true});
   }
-  for (const char* k : kInformationalEnv) {
-    if (get(a, k) != get(b, k)) out.push_back({k, get(a, k), get(b, k), false});
-  }
-  std::set<std::string> versions;
+  std::set<std::string> informational(std::begin(kInformationalEnv), std::end(kInformationalEnv));
   for (const json* e : {&a, &b}) {
     if (!e->is_object()) continue;
     for (const auto& [k, v] : e->items()) {
-      if (k.size() > 8 && k.ends_with("_version")) versions.insert(k);
+      if (k.size() > 8 && k.ends_with("_version")) informational.insert(k);
     }
   }
-  for (const auto& k : versions) {
+  for (const auto& k : informational) {
     if (get(a, k) != get(b, k)) out.push_back({k, get(a, k), get(b, k), false});
   }
   json sa = get(a, "sysctl"), sb = get(b, "sysctl");
