@@ -188,42 +188,17 @@ std::string existing_out_message(const std::string& path) {
 // flags must then match. Returns false (one line said) when refused.
 bool resolve_suite(const RunOpts& o, const std::vector<StrategyInfo>& catalog, Suite* suite,
                    json* resumed_doc) {
-  try {
-    if (o.resume.empty()) {
-      *suite = load_suite(o.flags.suite.empty() ? "default" : o.flags.suite, catalog);
-      apply_overrides(*suite, o.flags, catalog);
-      return true;
-    }
+  if (!o.resume.empty()) {
     if (!o.out.empty() && o.out != o.resume) {
       error("--out and --resume name different files; --resume continues the file it names");
       return false;
     }
-    *resumed_doc = ResultsFile::load(o.resume);
-    if (resumed_doc->contains("ab")) {
-      error("--resume " + o.resume + ": an A/B results file (muxbench ab); run muxbench ab again");
-      return false;
-    }
-    Suite recorded;
-    try {
-      recorded = parse_suite((*resumed_doc)["suite"], catalog, "resumed");
-    } catch (const SuiteError& e) {
-      throw SuiteError("--resume " + o.resume + ": the recorded suite no longer validates: " + e.what());
-    }
-    recorded.source = (*resumed_doc)["suite"].value("source", "");
-    if (!has_overrides(o.flags)) {
-      *suite = recorded;
-      return true;
-    }
-    *suite = o.flags.suite.empty() ? recorded : load_suite(o.flags.suite, catalog);
+    return load_resumable(o.resume, /*ab=*/false, resumed_doc) &&
+           resume_suite(o.resume, *resumed_doc, o.flags, catalog, suite);
+  }
+  try {
+    *suite = load_suite(o.flags.suite.empty() ? "default" : o.flags.suite, catalog);
     apply_overrides(*suite, o.flags, catalog);
-    json a = identity((*resumed_doc)["suite"]);
-    json b = identity(suite_to_json(*suite));
-    if (a != b) {
-      error("--resume " + o.resume + ": the suite differs from the one recorded in the file (" +
-            first_difference(a, b) + "); run `muxbench run --resume " + o.resume +
-            "` without suite flags to continue it as it was");
-      return false;
-    }
     return true;
   } catch (const SuiteError& e) {
     error(e.what());
@@ -231,8 +206,7 @@ bool resolve_suite(const RunOpts& o, const std::vector<StrategyInfo>& catalog, S
   }
 }
 
-// The results file: a new one, or the resumed one with a note (and a warning
-// for what changed since).
+// The results file: a new one, or the resumed one.
 std::optional<ResultsFile> open_results(const RunOpts& o, const Suite& suite, const json& resumed_doc,
                                         const json& now, const std::vector<std::string>& argv) {
   std::optional<ResultsFile> results;
@@ -242,20 +216,7 @@ std::optional<ResultsFile> open_results(const RunOpts& o, const Suite& suite, co
     results->write();
     return results;
   }
-  results.emplace(o.resume, resumed_doc);
-  const json& was = resumed_doc["environment"];
-  for (const char* k : {"host", "git_commit", "build_type", "sanitizer", "network"}) {
-    json a = was.value(k, json()), b = now.value(k, json());
-    if (std::string(k) == "network") {  // the path, not its live details
-      a = a.is_object() ? json({a.value("kind", json()), a.value("server_address", json())}) : a;
-      b = json({b.value("kind", json()), b.value("server_address", json())});
-    }
-    if (a != b) {
-      std::fprintf(stderr, "muxbench: warning: resuming with a different %s (%s, was %s)\n", k,
-                   b.dump().c_str(), a.dump().c_str());
-    }
-  }
-  results->note_resumed(now);
+  results.emplace(resume_results(o.resume, resumed_doc, now));
   return results;
 }
 
@@ -375,6 +336,71 @@ bool out_file_allowed(const std::string& out, bool force) {
   if (out.empty() || force || ::access(out.c_str(), F_OK) != 0) return true;
   error(existing_out_message(out));
   return false;
+}
+
+bool load_resumable(const std::string& path, bool ab, json* doc) {
+  try {
+    *doc = ResultsFile::load(path);
+  } catch (const SuiteError& e) {
+    error(e.what());
+    return false;
+  }
+  if (doc->value("ab", json()).is_object() == ab) return true;
+  error("--resume " + path + (ab ? ": not an A/B results file (muxbench run); continue it with "
+                                   "muxbench run --resume " + path
+                                 : ": an A/B results file (muxbench ab); continue it with "
+                                   "muxbench ab --resume " + path));
+  return false;
+}
+
+bool resume_suite(const std::string& path, const json& doc, const SuiteFlags& flags,
+                  const std::vector<StrategyInfo>& catalog, Suite* suite) {
+  const std::string command = doc.value("ab", json()).is_object() ? "muxbench ab" : "muxbench run";
+  try {
+    Suite recorded;
+    try {
+      recorded = parse_suite(doc["suite"], catalog, "resumed");
+    } catch (const SuiteError& e) {
+      throw SuiteError("--resume " + path + ": the recorded suite no longer validates: " + e.what());
+    }
+    recorded.source = doc["suite"].value("source", "");
+    if (!has_overrides(flags)) {
+      *suite = recorded;
+      return true;
+    }
+    *suite = flags.suite.empty() ? recorded : load_suite(flags.suite, catalog);
+    apply_overrides(*suite, flags, catalog);
+    json a = identity(doc["suite"]);
+    json b = identity(suite_to_json(*suite));
+    if (a != b) {
+      error("--resume " + path + ": the suite differs from the one recorded in the file (" +
+            first_difference(a, b) + "); run `" + command + " --resume " + path +
+            "` without suite flags to continue it as it was");
+      return false;
+    }
+    return true;
+  } catch (const SuiteError& e) {
+    error(e.what());
+    return false;
+  }
+}
+
+ResultsFile resume_results(const std::string& path, const json& doc, const json& now) {
+  ResultsFile results(path, doc);
+  const json& was = doc["environment"];
+  for (const char* k : {"host", "git_commit", "build_type", "sanitizer", "network"}) {
+    json a = was.value(k, json()), b = now.value(k, json());
+    if (std::string(k) == "network") {  // the path, not its live details
+      a = a.is_object() ? json({a.value("kind", json()), a.value("server_address", json())}) : a;
+      b = json({b.value("kind", json()), b.value("server_address", json())});
+    }
+    if (a != b) {
+      std::fprintf(stderr, "muxbench: warning: resuming with a different %s (%s, was %s)\n", k,
+                   b.dump().c_str(), a.dump().c_str());
+    }
+  }
+  results.note_resumed(now);
+  return results;
 }
 
 ScratchDir::ScratchDir() {

@@ -42,6 +42,21 @@ void apply_overrides(Suite& s, const SuiteFlags& f, const std::vector<StrategyIn
 // paths of the binaries, the loopback network path).
 json local_run_environment(const std::string& server_path, const std::string& loadgen_path);
 
+// A results file to continue (`run --resume`, `ab --resume`), read and
+// checked; `ab` says which command's files are taken (an A/B file or a plain
+// one). False (one line said) when refused.
+bool load_resumable(const std::string& path, bool ab, json* doc);
+
+// The suite of that file: the one recorded, which suite flags, when given,
+// must reproduce. False (one line said) when refused.
+bool resume_suite(const std::string& path, const json& doc, const SuiteFlags& flags,
+                  const std::vector<StrategyInfo>& catalog, Suite* suite);
+
+// The loaded file to continue: warns on stderr about what changed since
+// (host, commit, build type, sanitizer, network path) and notes the
+// resumption in the file.
+ResultsFile resume_results(const std::string& path, const json& doc, const json& now);
+
 // One cell to run: its plan (the id is the one recorded), the binaries it
 // runs (env), and fields merged into its record (ab: "side").
 struct RunJob {

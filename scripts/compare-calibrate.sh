@@ -50,6 +50,8 @@
 #   (b) --detect runs per delay with --new-server-arg=--delay-us=D: exit 1 =
 #       detected; with the measured throughput ratio, to pick the delays
 #       that cost about 5 % and 10 %. Options: see calibrate_ab below.
+#   --reuse keeps finished runs and continues interrupted ones (ab --resume);
+#   --table-only runs nothing and tabulates the finished runs in --out.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${MUXBENCH_PYTHON:-/usr/bin/python3}"
@@ -87,9 +89,11 @@ need() { [ $# -ge 2 ] || { echo "compare-calibrate: $1 needs a value" >&2; exit 
 # --detect N [20], --delays LIST [1,2], --suite NAME|FILE [ci], --repeat N,
 # --duration S, --warmup S, --strategies LIST (override the suite),
 # --threshold T [5%], --alpha A [0.05], --metric LIST, --out DIR
-# [results/calibrate-ab-<date>], --table FILE, --reuse.
+# [results/calibrate-ab-<date>], --table FILE, --reuse (keep finished runs,
+# continue an interrupted one with `muxbench ab --resume`), --table-only (run
+# nothing: tabulate the finished runs in --out up to --aa / --detect).
 calibrate_ab() {
-  local bin="$root/build/bin" aa=40 detect=20 delays=1,2 suite=ci out="" table="" reuse=0
+  local bin="$root/build/bin" aa=40 detect=20 delays=1,2 suite=ci out="" table="" reuse=0 table_only=0
   local -a suite_args=() compare_args=()
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -105,6 +109,7 @@ calibrate_ab() {
       --out) need "$@"; out="$2"; shift 2 ;;
       --table) need "$@"; table="$2"; shift 2 ;;
       --reuse) reuse=1; shift ;;
+      --table-only) table_only=1; reuse=1; shift ;;
       --allow-debug-build) suite_args+=("$1"); shift ;;
       -h|--help) usage ;;
       *) echo "compare-calibrate: --ab: unknown option '$1' (--help lists them)" >&2; exit 2 ;;
@@ -126,11 +131,18 @@ calibrate_ab() {
                     "${compare_args[@]}")
   local n_delays
   n_delays=$(for d in ${delays//,/ }; do echo "$d"; done | wc -l)
-  echo "== plan: $aa A/A runs + $detect runs x $n_delays delays of: muxbench ${ab_args[*]}"
-  "$muxbench" "${ab_args[@]}" --dry-run | tail -1 | sed 's/^/   each run: /'
-  echo "   results in $out, table in $table"
+  if [ "$table_only" -eq 1 ]; then
+    echo "== the finished runs in $out (up to $aa A/A, $detect per delay), nothing run"
+  else
+    echo "== plan: $aa A/A runs + $detect runs x $n_delays delays of: muxbench ${ab_args[*]}"
+    "$muxbench" "${ab_args[@]}" --dry-run | tail -1 | sed 's/^/   each run: /'
+    echo "   results in $out, table in $table"
+  fi
 
+  # The index of this call's runs (--table-only: a private one, so that a
+  # calibration still running into --out keeps its own).
   local index="$out/runs.tsv"
+  if [ "$table_only" -eq 1 ]; then index="$(mktemp)"; trap "rm -f '$index'" EXIT; fi
   : > "$index"
   # One ab run: kind, label, file, exit status (1 = the gate failed).
   ab_run() {
@@ -139,10 +151,19 @@ calibrate_ab() {
     if [ "$reuse" -eq 1 ] && [ -s "$file.compare.json" ]; then
       rc=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["exit_status"])' "$file.compare.json")
       echo "   reuse $file (exit $rc)"
+    elif [ "$table_only" -eq 1 ]; then
+      return 0
     else
-      rm -f "$file" "$file.compare.json"
-      "$muxbench" "${ab_args[@]}" "$@" --out "$file" --json "$file.compare.json" > "$file.log" 2>&1 || rc=$?
-      echo "   run   $file $* (exit $rc)"
+      rm -f "$file.compare.json"
+      if [ "$reuse" -eq 1 ] && [ -s "$file" ]; then
+        # Interrupted: the cells recorded are kept (same builds, flags, suite).
+        "$muxbench" "${ab_args[@]}" "$@" --resume "$file" --json "$file.compare.json" >> "$file.log" 2>&1 || rc=$?
+        echo "   resume $file $* (exit $rc)"
+      else
+        rm -f "$file"
+        "$muxbench" "${ab_args[@]}" "$@" --out "$file" --json "$file.compare.json" > "$file.log" 2>&1 || rc=$?
+        echo "   run   $file $* (exit $rc)"
+      fi
       if [ "$rc" -ge 2 ] || [ ! -s "$file.compare.json" ]; then
         echo "compare-calibrate: muxbench ab exited $rc; see $file.log" >&2
         tail -5 "$file.log" >&2
@@ -166,38 +187,64 @@ calibrate_ab() {
   done
 
   "$python" - "$index" "$table" "$suite" "${ab_args[*]}" <<'PY'
-import json, statistics, sys
+import json, math, statistics, sys
 
 index, table, suite, command = sys.argv[1:5]
 rows = [line.rstrip("\n").split("\t") for line in open(index) if line.strip()]
 
-def throughput_ratio(report):
-    rep = json.load(open(report))
+def report(path):
+    return json.load(open(path))
+
+def throughput_ratio(rep):
     r = [c["ratio"] for c in rep["cells"] if c.get("metric") == "throughput" and c.get("ratio")]
     return statistics.median(r) if r else None
 
+def smallest_p(rep):
+    ps = [c["p_adjusted"] for c in rep["cells"] if c.get("p_adjusted") is not None]
+    return min(ps) if ps else None
+
+def binom_cdf(k, n, p):
+    return sum(math.comb(n, i) * p**i * (1 - p)**(n - i) for i in range(k + 1))
+
+def clopper_pearson(k, n):
+    """Exact two-sided 95 % interval of a rate k/n (Clopper-Pearson), by bisection."""
+    def solve(f):
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid) else (lo, mid)
+        return (lo + hi) / 2
+    low = 0.0 if k == 0 else solve(lambda p: 1 - binom_cdf(k - 1, n, p) < 0.025)
+    high = 1.0 if k == n else solve(lambda p: binom_cdf(k, n, p) > 0.025)
+    return low, high
+
+def row(label, rs, what):
+    reps = [report(r[2]) for r in rs]
+    hits = sum(r[3] == "1" for r in rs)
+    ratios = [x for x in (throughput_ratio(rep) for rep in reps) if x]
+    ps = [x for x in (smallest_p(rep) for rep in reps) if x is not None]
+    lo, hi = clopper_pearson(hits, len(rs))
+    med = f"{statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})" if ratios else "-"
+    p = f"{min(ps):.3g}" if ps else "-"
+    return (f"| {label} | {len(rs)} | {hits} ({what}) | {100.0 * hits / len(rs):.1f} % "
+            f"({100 * lo:.1f}-{100 * hi:.1f} %) | {med} | {p} |")
+
 lines = [f"# Calibration of the gate: `muxbench ab --suite {suite}`", "",
-         f"Command: `muxbench {command}`; written by `scripts/compare-calibrate.sh --ab`.", "",
-         "| comparison | runs | gate failed (exit 1) | rate | throughput ratio new/base (median) |",
-         "|---|---|---|---|---|"]
+         f"Command: `muxbench {command}`; written by `scripts/compare-calibrate.sh --ab`.",
+         "Rate: with its exact 95 % interval (Clopper-Pearson). Throughput ratio: per run the "
+         "median over the cells of new/base; here their median (min-max over the runs). "
+         "Smallest p: the smallest Holm-adjusted p-value of any row in any run.", "",
+         "| comparison | runs | gate failed (exit 1) | rate (95 % interval) | throughput ratio new/base, median (min-max) | smallest adjusted p |",
+         "|---|---|---|---|---|---|"]
 aa = [r for r in rows if r[0] == "aa"]
 if aa:
-    failed = sum(r[3] == "1" for r in aa)
-    ratios = [x for x in (throughput_ratio(r[2]) for r in aa) if x]
-    med = f"{statistics.median(ratios):.3f}" if ratios else "-"
-    lines.append(f"| A/A (same build) | {len(aa)} | {failed} (false positives) | "
-                 f"{100.0 * failed / len(aa):.1f} % | {med} |")
+    lines.append(row("A/A (same build)", aa, "false positives"))
 delays = {}
 for r in rows:
     if r[0] == "delay":
         delays.setdefault(float(r[1]), []).append(r)
 for d in sorted(delays):
-    rs = delays[d]
-    caught = sum(r[3] == "1" for r in rs)
-    ratios = [x for x in (throughput_ratio(r[2]) for r in rs) if x]
-    med = f"{statistics.median(ratios):.3f}" if ratios else "-"
-    lines.append(f"| --delay-us {d:g} on new | {len(rs)} | {caught} (detected) | "
-                 f"{100.0 * caught / len(rs):.1f} % | {med} |")
+    lines.append(row(f"--delay-us {d:g} on new", delays[d], "detected"))
 text = "\n".join(lines) + "\n"
 sys.stdout.write("\n" + text)
 with open(table, "w") as f:

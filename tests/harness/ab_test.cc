@@ -1,15 +1,20 @@
 // muxbench ab end to end (label `slow`): a tiny suite run with two builds
 // into one file. Both sides are recorded, in ABBA order; a side whose
 // server crashes fails only its own cells; an injected delay on the new
-// side alone is a regression of the paired comparison.
+// side alone is a regression of the paired comparison; an interrupted file
+// is continued with the builds it records.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "harness_fixture.h"
@@ -106,6 +111,106 @@ TEST(AbRun, ADelayOnTheNewSideIsAPairedRegression) {
   EXPECT_NE(r.out.find("result: REGRESSION (exit 1)"), std::string::npos) << r.out;
 }
 
+// A build directory holding copies of this build's binaries: its own
+// modification times, which the test can change without touching the build.
+std::string copied_build(const TempDir& dir) {
+  const std::string b = dir.file("copied");
+  std::filesystem::create_directory(b);
+  for (const char* name : {"muxbench-server", "muxbench-loadgen"}) {
+    std::filesystem::copy_file(bin_dir() + "/" + name, b + "/" + name);
+  }
+  return b;
+}
+
+// An interrupted A/B file is continued by `ab --resume` with the builds,
+// side-only flags and suite it records, to the same cells in ABBA order; a
+// plain run's --resume, other builds, another suite and a rebuilt binary are
+// refused with one line.
+TEST(AbRun, InterruptedAbResumesWithTheRecordedBuilds) {
+  TempDir dir;
+  const std::string out = dir.file("ab.json");
+  const std::string build = copied_build(dir);
+  std::vector<std::string> argv = tiny_ab(build, build, out, "3");
+  argv.insert(argv.begin(), bin_dir() + "/muxbench");
+  argv.push_back("--new-server-arg=--delay-us=1");
+  {
+    Process p(argv);
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    for (;;) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no cell recorded in time";
+      try {
+        if (read_json(out)["cells"].size() >= 2) break;
+      } catch (...) {
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    std::this_thread::sleep_for(200ms);
+    p.signal(SIGINT);
+    int st = p.wait(20s);
+    ASSERT_NE(st, -1) << "muxbench ab did not stop on SIGINT";
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 130) << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find("muxbench ab --resume " + out), std::string::npos)
+        << p.stderr_text();
+  }
+  const json partial = read_json(out);
+  EXPECT_EQ(schema_errors(out), "");
+  EXPECT_TRUE(partial["finished"].is_null());
+  const std::size_t before = partial["cells"].size();
+  ASSERT_GE(before, 2u);
+  ASSERT_LT(before, 6u);
+  EXPECT_TRUE(partial["ab"]["new"]["mtime_ns"]["server"].is_number_integer())
+      << partial["ab"].dump();
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> refused = {
+      {{"run", "--resume", out, "--allow-debug-build"}, "muxbench ab --resume " + out},
+      {{"ab", "--resume", out, "--new-bin", bin_dir(), "--allow-debug-build"},
+       "--new-bin " + bin_dir() + ": the file was started with " + build},
+      {{"ab", "--resume", out, "--new-server-arg=--delay-us=2", "--allow-debug-build"},
+       "--new-server-arg: the file was started with [\"--delay-us=1\"]"},
+      {{"ab", "--resume", out, "--repeat", "4", "--allow-debug-build"},
+       "repeat: 3 in the results file, 4 now"},
+      {{"ab", "--new-bin", build, "--allow-debug-build"}, "--base-bin is required"},
+  };
+  for (const auto& [args, message] : refused) {
+    RunResult r = run_muxbench(args);
+    EXPECT_EQ(r.exit_code(), 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  }
+  // A rebuilt binary (a newer modification time) cannot continue the file.
+  const std::string loadgen = build + "/muxbench-loadgen";
+  const auto built = std::filesystem::last_write_time(loadgen);
+  std::filesystem::last_write_time(loadgen, built + 1s);
+  RunResult rebuilt = run_muxbench({"ab", "--resume", out, "--allow-debug-build"});
+  EXPECT_EQ(rebuilt.exit_code(), 2) << rebuilt.out << rebuilt.err;
+  EXPECT_NE(rebuilt.err.find("muxbench-loadgen in " + build + " was rebuilt"), std::string::npos)
+      << rebuilt.err;
+  std::filesystem::last_write_time(loadgen, built);
+  EXPECT_EQ(read_json(out), partial) << "a refused resume changed the file";
+
+  // Three pairs cannot reach significance (p >= 1/8): exit 0, compared.
+  RunResult r = run_muxbench({"ab", "--resume", out, "--allow-debug-build"}, 120s);
+  ASSERT_EQ(r.exit_code(), 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("result: "), std::string::npos) << r.out;
+  const json done = read_json(out);
+  EXPECT_EQ(schema_errors(out), "");
+  EXPECT_TRUE(done["finished"].is_string());
+  EXPECT_EQ(done["resumed"].size(), 1u);
+  EXPECT_EQ(recorded_ids(done),
+            (std::vector<std::string>{"epoll/pingpong/c4/r0/base", "epoll/pingpong/c4/r0/new",
+                                      "epoll/pingpong/c4/r1/new", "epoll/pingpong/c4/r1/base",
+                                      "epoll/pingpong/c4/r2/base", "epoll/pingpong/c4/r2/new"}));
+  for (std::size_t i = 0; i < before; ++i) {
+    EXPECT_EQ(done["cells"][i], partial["cells"][i]) << "a recorded cell changed on resume";
+  }
+  for (const auto& c : done["cells"]) {
+    EXPECT_EQ(c["status"], "ok") << c["id"] << ": " << c["reason"];
+    EXPECT_EQ(c["params"]["server_args"],
+              c["side"] == "new" ? json::array({"--delay-us=1"}) : json::array())
+        << c["id"];
+  }
+  EXPECT_EQ(survivors(done), "");
+}
+
 // scripts/compare-calibrate.sh --ab end to end on a tiny suite: every run
 // happens, and the table names each kind of comparison with its count (what
 // the gate decided on these 0.2 s cells is not checked: that is noise).
@@ -129,6 +234,18 @@ TEST(AbRun, CalibrationScriptPlumbing) {
   for (const char* run : {"aa-1.json", "aa-2.json", "delay-200-1.json"}) {
     EXPECT_TRUE(std::filesystem::exists(dir.file("runs/") + run)) << run;
   }
+  // --table-only tabulates what is there, up to the counts asked, running nothing.
+  const std::string again = "'" + source_dir() + "/scripts/compare-calibrate.sh' --ab --bin '" +
+                            bin_dir() + "' --aa 1 --detect 3 --delays 200,300 --table-only --out '" +
+                            dir.file("runs") + "' --table '" + dir.file("only.md") + "' > '" +
+                            dir.file("log2") + "' 2>&1";
+  ASSERT_EQ(std::system(again.c_str()), 0);
+  std::ifstream f2(dir.file("only.md"));
+  std::string only((std::istreambuf_iterator<char>(f2)), std::istreambuf_iterator<char>());
+  EXPECT_NE(only.find("| A/A (same build) | 1 | "), std::string::npos) << only;
+  EXPECT_NE(only.find("| --delay-us 200 on new | 1 | "), std::string::npos) << only;
+  EXPECT_EQ(only.find("--delay-us 300"), std::string::npos) << only;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("runs/delay-300-1.json")));
   json delayed = read_json(dir.file("runs/delay-200-1.json"));
   EXPECT_EQ(delayed["ab"]["new"]["server_args"], json::array({"--delay-us=200"}));
   EXPECT_EQ(delayed["ab"]["base"]["server_args"], json::array());
