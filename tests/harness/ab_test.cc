@@ -135,15 +135,7 @@ TEST(AbRun, InterruptedAbResumesWithTheRecordedBuilds) {
   argv.push_back("--new-server-arg=--delay-us=1");
   {
     Process p(argv);
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    for (;;) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no cell recorded in time";
-      try {
-        if (read_json(out)["cells"].size() >= 2) break;
-      } catch (...) {
-      }
-      std::this_thread::sleep_for(50ms);
-    }
+    ASSERT_TRUE(wait_for_cells(out, 2, 60s)) << "no cell recorded in time";
     std::this_thread::sleep_for(200ms);
     p.signal(SIGINT);
     int st = p.wait(20s);
@@ -187,9 +179,10 @@ TEST(AbRun, InterruptedAbResumesWithTheRecordedBuilds) {
   std::filesystem::last_write_time(loadgen, built);
   EXPECT_EQ(read_json(out), partial) << "a refused resume changed the file";
 
-  // Three pairs cannot reach significance (p >= 1/8): exit 0, compared.
+  // Compared once all ran: with three pairs the verdict (threshold only) on
+  // these 0.3 s cells is noise, so 0 and 1 are both fine here.
   RunResult r = run_muxbench({"ab", "--resume", out, "--allow-debug-build"}, 120s);
-  ASSERT_EQ(r.exit_code(), 0) << r.out << r.err;
+  ASSERT_TRUE(r.exit_code() == 0 || r.exit_code() == 1) << r.out << r.err;
   EXPECT_NE(r.out.find("result: "), std::string::npos) << r.out;
   const json done = read_json(out);
   EXPECT_EQ(schema_errors(out), "");

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -171,6 +172,20 @@ inline std::vector<std::string> recorded_ids(const json& doc) {
   std::vector<std::string> ids;
   for (const auto& c : doc["cells"]) ids.push_back(c["id"].get<std::string>());
   return ids;
+}
+
+// Waits until the results file `out` holds at least `n` cells (a run being
+// interrupted mid-way); false when `timeout` passes first.
+inline bool wait_for_cells(const std::string& out, std::size_t n, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (read_json(out)["cells"].size() >= n) return true;
+    } catch (...) {  // not written yet, or being replaced
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 }  // namespace muxbench::test

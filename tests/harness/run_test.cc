@@ -85,15 +85,7 @@ TEST(HarnessRun, InterruptedRunResumesToTheSameCells) {
   {
     Process p(argv);
     // Interrupt once two cells are recorded (mid-way through the third).
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    for (;;) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no cell recorded in time";
-      try {
-        if (read_json(out)["cells"].size() >= 2) break;
-      } catch (...) {
-      }
-      std::this_thread::sleep_for(50ms);
-    }
+    ASSERT_TRUE(wait_for_cells(out, 2, 60s)) << "no cell recorded in time";
     std::this_thread::sleep_for(300ms);
     // The interrupted cell's processes (its serve-cell agent, server and
     // load generator) are recorded nowhere: note them now.
