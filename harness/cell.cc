@@ -389,6 +389,7 @@ CellOutcome run_cell(const CellPlan& plan, const CellEnv& env) {
   const CellVerdict verdict = cell_verdict(so, lg);
   r["status"] = verdict.status;
   r["reason"] = verdict.reason ? json(*verdict.reason) : json(nullptr);
+  out.launch_hung = layout.loadgen_mpi && loadgen_never_reached(so, lg);
   return out;
 }
 

@@ -38,6 +38,10 @@ inline constexpr double kLaunchMarginS = 30;   // mpirun reaching other hosts
 struct CellOutcome {
   json record;               // the cell as recorded; meaningless when interrupted
   bool interrupted = false;  // Ctrl-C arrived; the cell must not be recorded
+  // mpirun never brought the load generator to the server: it ran past its
+  // timeout and the server accepted nothing. A launch that hung, not a
+  // measurement of the strategy; the runner runs such a cell once more.
+  bool launch_hung = false;
 };
 
 CellOutcome run_cell(const CellPlan& plan, const CellEnv& env);

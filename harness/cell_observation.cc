@@ -379,6 +379,11 @@ CellVerdict cell_verdict(const ServerObservation& server, const LoadgenObservati
   return {"rate_not_met", ss.str()};
 }
 
+bool loadgen_never_reached(const ServerObservation& server, const LoadgenObservation& loadgen) {
+  auto accepted = num(server.done, {"stats", ws::kCounters, ws::kAccepted});
+  return loadgen.timed_out && accepted && *accepted == 0;
+}
+
 std::optional<std::string> cell_failure(const ServerObservation& server,
                                         const LoadgenObservation& loadgen) {
   if (!server.start_failure.empty()) return "server did not start: " + server.start_failure;
@@ -390,8 +395,7 @@ std::optional<std::string> cell_failure(const ServerObservation& server,
        << " s after it started (killed); ";
     // Which side stalled: a server that accepted nothing never saw the load
     // generator (a launch that hung), one that did hung or is far too slow.
-    auto accepted = num(server.done, {"stats", ws::kCounters, ws::kAccepted});
-    if (accepted && *accepted == 0) {
+    if (loadgen_never_reached(server, loadgen)) {
       ss << "the server accepted no connection: the load generator never reached it";
     } else {
       ss << "the server hung or is far too slow";

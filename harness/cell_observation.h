@@ -60,6 +60,10 @@ std::optional<std::string> bound_side(std::optional<double> server_busy,
 void check_loadgen_report(const json& report, const std::string& path);
 
 // Why the cell failed, the most specific reason first; nullopt: it is ok.
+// The load generator ran past its timeout and the server accepted no
+// connection: it never reached the server.
+bool loadgen_never_reached(const ServerObservation& server, const LoadgenObservation& loadgen);
+
 std::optional<std::string> cell_failure(const ServerObservation& server,
                                         const LoadgenObservation& loadgen);
 

@@ -1262,15 +1262,15 @@ CompareOptions compare_options(const CompareFlags& o) {
   CompareOptions opts;
   opts.metrics = parse_compare_metrics(o.metrics);
   parse_thresholds(o.threshold, &opts);
-  if (!(o.alpha > 0 && o.alpha < 1)) {
-    throw CompareInputError("--alpha: " + num_text(o.alpha) +
+  if (o.alpha && !(*o.alpha > 0 && *o.alpha < 1)) {
+    throw CompareInputError("--alpha: " + num_text(*o.alpha) +
                             " is not a significance level; allowed: a number between 0 "
                             "and 1, e.g. 0.05");
   }
   if (o.adjust != "holm" && o.adjust != "none") {
     throw CompareInputError("--adjust: '" + o.adjust + "' is not an adjustment; allowed: holm, none");
   }
-  opts.alpha = o.alpha;
+  opts.alpha = o.alpha.value_or(kDefaultAlphaTwoFiles);
   opts.two_sided = o.two_sided;
   opts.adjust = o.adjust == "holm";
   return opts;
@@ -1326,6 +1326,7 @@ int compare_main(const CompareFlags& o) {
                                 "with another: muxbench compare BASE.json NEW.json");
       }
       opts.paired = true;
+      opts.alpha = o.alpha.value_or(kDefaultAlphaPaired);
     } else {
       new_doc = load_for_compare(o.next);
       for (const auto* d : {&base_doc, &new_doc}) {
@@ -1367,7 +1368,8 @@ void add_compare_flags(CLI::App& sub, CompareFlags& f) {
                  "Smallest change of the ratio new/base that counts, in % (default 5%); per "
                  "metric: 5%,p99=15%");
   sub.add_option("--alpha", o->alpha,
-                 "Significance level, for the whole report after --adjust (default 0.05)");
+                 "Significance level, for the whole report after --adjust (default 0.01 for "
+                 "an A/B file, as ab writes; 0.05 for two files)");
   sub.add_flag("--two-sided", o->two_sided,
                "Two-sided test (default: one-sided, in the direction the verdict claims)");
   sub.add_option("--adjust", o->adjust,

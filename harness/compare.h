@@ -29,6 +29,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -53,6 +54,12 @@ const std::vector<CompareMetric>& compare_metrics();
 // By name or by field ("p99" or "p99_ns"); null when unknown.
 const CompareMetric* find_compare_metric(const std::string& name);
 inline constexpr const char* kDefaultCompareMetrics = "throughput,p50,p99,cpu_per_request";
+// --alpha's defaults. Paired (one A/B file): 0.01, chosen by the
+// calibration in docs/ci.md (with the ci suite's 20 pairs it keeps A/A false
+// alarms near 1 in 100 runs and still finds a 10 % slowdown). Two files
+// (unpaired, a handful of repetitions): 0.05, not calibrated.
+inline constexpr double kDefaultAlphaPaired = 0.01;
+inline constexpr double kDefaultAlphaTwoFiles = 0.05;
 
 struct CompareOptions {
   std::vector<const CompareMetric*> metrics;
@@ -111,7 +118,7 @@ struct CompareFlags {
   std::string base, next;  // next empty: base is an A/B file
   std::string metrics = kDefaultCompareMetrics;
   std::string threshold = "5%";
-  double alpha = 0.05;
+  std::optional<double> alpha;  // unset: kDefaultAlphaPaired or kDefaultAlphaTwoFiles
   bool two_sided = false;
   std::string adjust = "holm";
   std::string json_out;

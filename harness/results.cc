@@ -172,6 +172,7 @@ void check_cell(const json& c, const std::string& p) {
   const json* lg = find(c, "loadgen");
   if (lg != nullptr && !lg->is_null()) check_loadgen_report(*lg, join_path(p, "loadgen"));
   check_object(c, p, "loadgen_process", false, "an object");
+  check_object(c, p, "launch_retry", false, "an object");
   check_object(c, p, "server", false, "an object");
   check_object(c, p, "measurement", false, "an object");
   if (const json* side = find(c, "side"); side != nullptr && *side != "base" && *side != "new") {

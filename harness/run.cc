@@ -463,6 +463,21 @@ bool run_jobs(const std::vector<RunJob>& jobs, const Suite& suite, ResultsFile& 
         progress.begin_cell(static_cast<int>(i), c, est);
         CellOutcome outcome = run_cell(c, env);
         if (outcome.interrupted) throw Interrupted{};
+        if (outcome.launch_hung) {
+          // mpirun hung before the load generator reached the server: the
+          // launch failed, not the strategy. Once more; the first attempt
+          // stays in the record.
+          const json first = {{"reason", outcome.record["reason"]},
+                              {"elapsed_s", outcome.record["elapsed_s"]},
+                              {"loadgen_process", outcome.record.value("loadgen_process", json())}};
+          progress.message(c.id + ": the launch hung (" + first["reason"].get<std::string>() +
+                        "); running the cell once more");
+          progress.phase("pause");
+          if (!sleep_interruptible(suite.pause_s)) throw Interrupted{};
+          outcome = run_cell(c, env);
+          if (outcome.interrupted) throw Interrupted{};
+          outcome.record["launch_retry"] = first;
+        }
         rec = std::move(outcome.record);
       }
       for (const auto& [k, v] : jobs[i].extra.items()) rec[k] = v;

@@ -88,7 +88,7 @@ need() { [ $# -ge 2 ] || { echo "compare-calibrate: $1 needs a value" >&2; exit 
 # A/B options (defaults in brackets): --bin DIR [build/bin], --aa N [40],
 # --detect N [20], --delays LIST [1,2], --suite NAME|FILE [ci], --repeat N,
 # --duration S, --warmup S, --strategies LIST (override the suite),
-# --threshold T [5%], --alpha A [0.05], --metric LIST, --out DIR
+# --threshold T [5%], --alpha A [ab's default, 0.01], --metric LIST, --out DIR
 # [results/calibrate-ab-<date>], --table FILE, --reuse (keep finished runs,
 # continue an interrupted one with `muxbench ab --resume`), --table-only (run
 # nothing: tabulate the finished runs in --out up to --aa / --detect).

@@ -88,9 +88,10 @@ TEST(AbRun, ADelayOnTheNewSideIsAPairedRegression) {
   const std::string out = dir.file("ab.json");
   std::vector<std::string> args = tiny_ab(bin_dir(), bin_dir(), out, "5");
   // 200 µs per reply against a loopback round trip of tens of µs: far more
-  // than the 5 % threshold. Five pairs all one way: p = 1/32 for the one test.
+  // than the 5 % threshold. Five pairs all one way: p = 1/32 for the one
+  // test, which alpha 0.05 accepts (the A/B default, 0.01, needs more pairs).
   args.insert(args.end(), {"--new-server-arg=--delay-us=200", "--metric", "throughput",
-                           "--json", dir.file("c.json")});
+                           "--alpha", "0.05", "--json", dir.file("c.json")});
   RunResult r = run_muxbench(args, 180s);
   EXPECT_EQ(r.exit_code(), 1) << r.out << r.err;
   json doc = read_json(out);
@@ -109,6 +110,16 @@ TEST(AbRun, ADelayOnTheNewSideIsAPairedRegression) {
   EXPECT_LT(row["ratio"].get<double>(), 0.5);
   EXPECT_LT(row["ratio_ci"][1].get<double>(), 0.95);
   EXPECT_NE(r.out.find("result: REGRESSION (exit 1)"), std::string::npos) << r.out;
+  EXPECT_EQ(rep["alpha"], 0.05);
+
+  // Without --alpha an A/B file is judged at 0.01, which 5 pairs cannot
+  // reach (p >= 1/32): the row says so, and the threshold alone decides.
+  RunResult d = run_muxbench({"compare", out, "--metric", "throughput", "--json", dir.file("d.json")});
+  EXPECT_EQ(d.exit_code(), 1) << d.out << d.err;
+  json def = read_json(dir.file("d.json"));
+  EXPECT_EQ(def["alpha"], 0.01);  // docs/ci.md: the A/B default
+  EXPECT_EQ(def["cells"][0]["test"], "threshold only") << def.dump(1);
+  EXPECT_EQ(def["cells"][0]["verdict"], "regressed");
 }
 
 // A build directory holding copies of this build's binaries: its own

@@ -56,6 +56,7 @@ TEST(CompareEndToEnd, InjectedDelayIsCaughtAndPlainRunsPass) {
   EXPECT_NE(slow.out.find("  epoll/pingpong/c4 throughput: "), std::string::npos) << slow.out;
   EXPECT_NE(slow.out.find("result: REGRESSION (exit 1)"), std::string::npos);
   json rep = read_json(dir.file("slow.json"));
+  EXPECT_EQ(rep["alpha"], 0.05);  // docs/ci.md: the default for two files
   bool throughput_regressed = false;
   for (const auto& r : rep["cells"]) {
     if (r["id"] == "epoll/pingpong/c4" && r["metric"] == "throughput") {

@@ -218,6 +218,7 @@ TEST_F(FakeLoadgen, AHangingLoadGeneratorIsKilledAtItsTimeout) {
   const json& c = doc["cells"][0];
   EXPECT_EQ(c["status"], "failed");
   EXPECT_EQ(c["reason"].get<std::string>().rfind("timed out: ", 0), 0u) << c["reason"];
+  EXPECT_FALSE(c.contains("launch_retry")) << "a local run is never retried";
   EXPECT_LT(elapsed, 30);
   EXPECT_EQ(survivors(doc), "");
 }
@@ -231,6 +232,48 @@ TEST_F(FakeLoadgen, UnreadableOrFailedReportsFailTheCell) {
   EXPECT_EQ(failed["cells"][0]["status"], "failed");
   EXPECT_NE(failed["cells"][0]["reason"].get<std::string>().find("fake failure"), std::string::npos)
       << failed["cells"][0]["reason"];
+}
+
+// A distributed run whose launch hangs (mpirun never brings the load
+// generator to the server: past its timeout, nothing accepted) runs that
+// cell once more and keeps the first attempt in launch_retry; a second hang
+// is recorded as the failure it is, and the sweep goes on. fake_mpirun.py
+// stands in for mpirun (every host is this machine); the fake load
+// generator hangs on its 1st, 3rd and 4th run.
+TEST_F(FakeLoadgen, AHungLaunchIsRunOnceMoreAndTheFirstAttemptKept) {
+  const std::string hosts = dir_.write("hosts.json", R"J({"launcher": {"mpirun": [")J" + source_dir() +
+                                                         R"J(/tests/harness/fake_mpirun.py"]},
+    "hosts": [{"name": "s", "address": "127.0.0.1", "role": "server"},
+              {"name": "l", "address": "127.0.0.1", "role": "loadgen"}]})J");
+  ::setenv("FAKE_LOADGEN_MODE", "hang,ok,hang,hang,ok", 1);
+  ::setenv("FAKE_LOADGEN_STATE", dir_.file("runs").c_str(), 1);
+  const std::string out = dir_.file("r.json");
+  RunResult r = run_muxbench({"run", "--suite", "smoke", "--strategies", "epoll", "--workloads",
+                              "pingpong", "--connections", "2,3", "--duration", "0.3", "--warmup",
+                              "0", "--bin-dir", dir_.path(), "--hosts", hosts, "--out", out, kAllow},
+                             300s);
+  ::unsetenv("FAKE_LOADGEN_STATE");
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_EQ(schema_errors(out), "");
+  json doc = read_json(out);
+  ASSERT_EQ(doc["cells"].size(), 2u);
+  const json& retried = doc["cells"][0];
+  const json& failed = doc["cells"][1];
+  EXPECT_EQ(retried["status"], "ok") << retried["reason"];
+  EXPECT_EQ(failed["status"], "failed");
+  for (const json* c : {&retried, &failed}) {
+    ASSERT_TRUE(c->contains("launch_retry")) << (*c)["id"];
+    const std::string first = (*c)["launch_retry"]["reason"].get<std::string>();
+    EXPECT_EQ(first.rfind("timed out: ", 0), 0u) << first;
+    EXPECT_NE(first.find("the load generator never reached it"), std::string::npos) << first;
+    EXPECT_GT((*c)["launch_retry"]["elapsed_s"].get<double>(), 30);
+  }
+  EXPECT_NE(failed["reason"].get<std::string>().find("never reached it"), std::string::npos)
+      << failed["reason"];
+  EXPECT_NE(r.err.find("epoll/pingpong/c2/r0: the launch hung (timed out: "), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("running the cell once more"), std::string::npos) << r.err;
+  EXPECT_EQ(survivors(doc), "");
 }
 
 // A report that is JSON but not what the contract says (not an object, a
