@@ -229,8 +229,19 @@ def row(label, rs, what):
     return (f"| {label} | {len(rs)} | {hits} ({what}) | {100.0 * hits / len(rs):.1f} % "
             f"({100 * lo:.1f}-{100 * hi:.1f} %) | {med} | {p} |")
 
+def settings():
+    """The gate's settings as the reports record them: alpha, threshold, pairs."""
+    seen = set()
+    for r in rows:
+        rep = report(r[2])
+        pairs = sorted({c["pairs"] for c in rep["cells"] if c.get("pairs")})
+        seen.add((rep.get("alpha"), rep.get("threshold_pct"), rep.get("adjustment"),
+                  "/".join(str(p) for p in pairs)))
+    return "; ".join(f"alpha {a}, threshold {t} %, {adj}, {p} pairs a cell" for a, t, adj, p in sorted(seen, key=str))
+
 lines = [f"# Calibration of the gate: `muxbench ab --suite {suite}`", "",
          f"Command: `muxbench {command}`; written by `scripts/compare-calibrate.sh --ab`.",
+         f"Gate settings, as the reports record them: {settings() or '-'}.",
          "Rate: with its exact 95 % interval (Clopper-Pearson). Throughput ratio: per run the "
          "median over the cells of new/base; here their median (min-max over the runs). "
          "Smallest p: the smallest Holm-adjusted p-value of any row in any run.", "",
