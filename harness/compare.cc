@@ -1270,7 +1270,6 @@ CompareOptions compare_options(const CompareFlags& o) {
   if (o.adjust != "holm" && o.adjust != "none") {
     throw CompareInputError("--adjust: '" + o.adjust + "' is not an adjustment; allowed: holm, none");
   }
-  opts.alpha = o.alpha.value_or(kDefaultAlphaTwoFiles);
   opts.two_sided = o.two_sided;
   opts.adjust = o.adjust == "holm";
   return opts;
@@ -1326,7 +1325,6 @@ int compare_main(const CompareFlags& o) {
                                 "with another: muxbench compare BASE.json NEW.json");
       }
       opts.paired = true;
-      opts.alpha = o.alpha.value_or(kDefaultAlphaPaired);
     } else {
       new_doc = load_for_compare(o.next);
       for (const auto* d : {&base_doc, &new_doc}) {
@@ -1341,6 +1339,7 @@ int compare_main(const CompareFlags& o) {
     error(e.what());
     return kExitUsage;
   }
+  opts.alpha = o.alpha.value_or(opts.paired ? kDefaultAlphaPaired : kDefaultAlphaTwoFiles);
   std::vector<EnvDifference> diffs;
   if (!opts.paired) {
     diffs = environment_differences(base_doc, new_doc);

@@ -471,7 +471,7 @@ bool run_jobs(const std::vector<RunJob>& jobs, const Suite& suite, ResultsFile& 
                               {"elapsed_s", outcome.record["elapsed_s"]},
                               {"loadgen_process", outcome.record.value("loadgen_process", json())}};
           progress.message(c.id + ": the launch hung (" + first["reason"].get<std::string>() +
-                        "); running the cell once more");
+                           "); running the cell once more");
           progress.phase("pause");
           if (!sleep_interruptible(suite.pause_s)) throw Interrupted{};
           outcome = run_cell(c, env);

@@ -31,7 +31,6 @@ while i < len(args):
 contexts.append(current)
 
 ranks = []
-size = 0
 for ctx in contexts:
     n = 1
     while ctx and ctx[0].startswith("-"):
